@@ -1,0 +1,1 @@
+"""Chat side: the platform-free core and thin adapters."""

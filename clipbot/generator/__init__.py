@@ -1,0 +1,1 @@
+"""Text-to-video generation on the GPU worker (diffusers)."""

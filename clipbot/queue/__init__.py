@@ -1,0 +1,1 @@
+"""arq + Redis: enqueue, worker, job events, results, per-user limits."""
