@@ -23,6 +23,8 @@ class Settings(BaseSettings):
 
     # Redis. None means: `clipbot run` starts a private redis-server.
     redis_url: str | None = None
+    redis_wait_s: float = Field(default=60.0, ge=0.0)
+    """How long to keep retrying an unreachable Redis at start-up before giving up."""
     queue_name: str = "clipbot:queue"
 
     # Generation (worker side).

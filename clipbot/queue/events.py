@@ -1,0 +1,95 @@
+"""Job events on one Redis stream per platform, read by that platform's adapter through a
+consumer group: an entry is acknowledged only after the adapter has delivered it, so events
+survive an adapter restart (its pending entries are read again, or claimed by a peer)."""
+
+from __future__ import annotations
+
+import logging
+
+from redis.asyncio import Redis
+from redis.exceptions import ResponseError
+
+from clipbot.models import JobEvent
+from clipbot.queue import keys
+
+log = logging.getLogger(__name__)
+
+STREAM_MAXLEN = 10_000
+CLAIM_IDLE_MS = 60_000
+"""A peer's unacknowledged entry older than this is taken over (its consumer has died)."""
+
+
+async def publish(redis: Redis, event: JobEvent) -> None:
+    await redis.xadd(
+        keys.events_stream(event.origin.platform),
+        {"event": event.model_dump_json()},
+        maxlen=STREAM_MAXLEN,
+        approximate=True,
+    )
+
+
+class EventConsumer:
+    """Reads one platform's events as ``consumer`` of the delivery group."""
+
+    def __init__(self, redis: Redis, platform: str, consumer: str) -> None:
+        self.redis = redis
+        self.stream = keys.events_stream(platform)
+        self.consumer = consumer
+        self._backlog = True  # first read our own pending entries (left by a previous run)
+
+    async def ensure_group(self) -> None:
+        try:
+            await self.redis.xgroup_create(self.stream, keys.DELIVERY_GROUP, id="0", mkstream=True)
+        except ResponseError as error:
+            if "BUSYGROUP" not in str(error):
+                raise
+
+    async def read(self, block_ms: int = 1000, count: int = 100) -> list[tuple[str, JobEvent]]:
+        if self._backlog:
+            entries = await self._read("0", count, block_ms=None)
+            if entries:
+                return entries
+            self._backlog = False
+            claimed = await self._claim_abandoned(count)
+            if claimed:
+                return claimed
+        return await self._read(">", count, block_ms=block_ms)
+
+    async def ack(self, entry_id: str) -> None:
+        await self.redis.xack(self.stream, keys.DELIVERY_GROUP, entry_id)
+
+    async def reclaim(self) -> None:
+        """Look again at pending entries (ours and dead peers') on the next read."""
+        self._backlog = True
+
+    async def _read(
+        self, start: str, count: int, block_ms: int | None
+    ) -> list[tuple[str, JobEvent]]:
+        response = await self.redis.xreadgroup(
+            keys.DELIVERY_GROUP, self.consumer, {self.stream: start}, count=count, block=block_ms
+        )
+        entries: list[tuple[str, JobEvent]] = []
+        for _stream, items in response or []:
+            entries.extend(await self._parse(items))
+        return entries
+
+    async def _claim_abandoned(self, count: int) -> list[tuple[str, JobEvent]]:
+        result = await self.redis.xautoclaim(
+            self.stream, keys.DELIVERY_GROUP, self.consumer, CLAIM_IDLE_MS, "0-0", count=count
+        )
+        return await self._parse(result[1])
+
+    async def _parse(
+        self, items: list[tuple[bytes, dict[bytes, bytes]]]
+    ) -> list[tuple[str, JobEvent]]:
+        parsed = []
+        for raw_id, fields in items:
+            entry_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+            if not fields:  # trimmed away while pending
+                continue
+            try:
+                parsed.append((entry_id, JobEvent.model_validate_json(fields[b"event"])))
+            except (KeyError, ValueError):
+                log.error("dropping unreadable event %s on %s", entry_id, self.stream)
+                await self.ack(entry_id)
+        return parsed

@@ -1,0 +1,280 @@
+"""The GPU worker: an arq worker that renders one clip at a time and reports every step of
+the job on the origin platform's event stream.
+
+Two changes to arq's defaults matter for a chat bot:
+- pick-up latency: instead of polling every 0.5 s, the worker sleeps until a message on
+  ``keys.WAKEUP_CHANNEL`` (published on enqueue and cancel) or a local state change wakes it;
+  the poll interval stays as a safety net.
+- overlap: the worker holds up to two jobs, but only one may use the GPU. It picks up a second
+  job only while the GPU is free, i.e. while the first one is encoding, so it never hoards a
+  job that an idle worker elsewhere could start.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from arq import Worker
+from arq.connections import ArqRedis
+from arq.worker import func
+from redis.exceptions import RedisError
+
+from clipbot.config import Settings
+from clipbot.errors import ClipbotError, GenerationFailed
+from clipbot.generator.contract import EncodedClip, Renderer
+from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
+from clipbot.queue import events, keys, serialization
+from clipbot.queue.jobs import JOB_FUNCTION, ClipQueue
+from clipbot.queue.limits import UserLimits
+from clipbot.queue.results import ResultStore
+
+log = logging.getLogger(__name__)
+
+IDLE_POLL_S = 0.5
+HEARTBEAT_S = 10.0
+PROGRESS_MIN_INTERVAL_S = 0.5
+
+
+@dataclass
+class JobContext:
+    """What one job's run needs; built per job from the worker's shared state."""
+
+    job_id: str
+    request: ClipRequest
+    origin: Origin
+    started: float = field(default_factory=time.monotonic)
+
+    def event(self, kind: EventKind, **fields: Any) -> JobEvent:
+        return JobEvent(
+            job_id=self.job_id, kind=kind, request=self.request, origin=self.origin, **fields
+        )
+
+
+class ClipWorker(Worker):
+    def __init__(
+        self, settings: Settings, renderer: Renderer, redis: ArqRedis, **arq_options: Any
+    ) -> None:
+        self.settings = settings
+        self.renderer = renderer
+        self.gpu = asyncio.Lock()
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}"
+        self.queue = ClipQueue(
+            redis, queue_name=settings.queue_name, record_ttl_s=settings.result_ttl_s
+        )
+        self.results = ResultStore(redis, settings.result_ttl_s)
+        self.limits = UserLimits(
+            redis,
+            max_in_flight=settings.max_jobs_per_user,
+            daily_quota=settings.daily_quota,
+            slot_ttl_s=settings.job_timeout_s * settings.max_tries * 2,
+        )
+        self._wake = asyncio.Event()
+        self._background: list[asyncio.Task[None]] = []
+        super().__init__(
+            functions=[
+                func(
+                    self._run_job,
+                    name=JOB_FUNCTION,
+                    timeout=settings.job_timeout_s,
+                    max_tries=settings.max_tries,
+                )
+            ],
+            redis_pool=redis,
+            queue_name=settings.queue_name,
+            max_jobs=2,
+            poll_delay=0,
+            allow_abort_jobs=True,
+            keep_result=3600,
+            job_serializer=serialization.dumps,
+            job_deserializer=serialization.loads,
+            **arq_options,
+        )
+
+    # -- arq hooks -------------------------------------------------------------------------
+
+    async def main(self) -> None:
+        self._background = [
+            asyncio.create_task(self._listen_for_wakeups()),
+            asyncio.create_task(self._announce()),
+        ]
+        try:
+            await super().main()
+        finally:
+            for task in self._background:
+                task.cancel()
+            await asyncio.gather(*self._background, return_exceptions=True)
+            await self.pool.zrem(keys.WORKERS, self._announcement)
+
+    async def _poll_iteration(self) -> None:
+        self._wake.clear()
+        self.allow_pick_jobs = not self.gpu.locked()
+        await super()._poll_iteration()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+
+    def _release_sem_dec_counter_on_complete(self) -> None:
+        super()._release_sem_dec_counter_on_complete()
+        self._wake.set()
+
+    # -- background tasks ------------------------------------------------------------------
+
+    @property
+    def _announcement(self) -> str:
+        return f"{self.worker_id}|{self.renderer.model_name}"
+
+    async def _announce(self) -> None:
+        """Tell the bot which model this worker serves (for validation and autocomplete)."""
+        while True:
+            with contextlib.suppress(RedisError):
+                await self.pool.zadd(keys.WORKERS, {self._announcement: time.time()})
+            await asyncio.sleep(HEARTBEAT_S)
+
+    async def _listen_for_wakeups(self) -> None:
+        while True:
+            try:
+                async with self.pool.pubsub() as pubsub:
+                    await pubsub.subscribe(keys.WAKEUP_CHANNEL)
+                    async for message in pubsub.listen():
+                        if message.get("type") == "message":
+                            self._wake.set()
+            except RedisError as error:
+                log.warning("wake-up channel lost (%s); polling until it is back", error)
+                await asyncio.sleep(1.0)
+
+    # -- the job ---------------------------------------------------------------------------
+
+    async def _run_job(
+        self, ctx: dict[str, Any], request_data: dict[str, Any], origin_data: dict[str, Any]
+    ) -> dict[str, Any]:
+        job = JobContext(
+            job_id=ctx["job_id"],
+            request=ClipRequest.model_validate(request_data),
+            origin=Origin.model_validate(origin_data),
+        )
+        try:
+            info = await self.results.info(job.job_id)
+            if info is None:
+                info = await self._render_and_store(job)
+            else:
+                log.info("job %s was already rendered by an earlier try; announcing it", job.job_id)
+            await self._finish(job, EventKind.DONE, clip=info)
+            return info.model_dump()
+        except asyncio.CancelledError:
+            if job.job_id in self.aborting_tasks:
+                await self._finish(job, EventKind.CANCELLED, message="Cancelled.")
+            elif time.monotonic() - job.started >= self.settings.job_timeout_s - 1:
+                await self._finish(
+                    job,
+                    EventKind.FAILED,
+                    message=f"The clip took longer than {self.settings.job_timeout_s}s; stopped.",
+                )
+            # Otherwise the worker is shutting down: arq runs the job again elsewhere.
+            raise
+        except ClipbotError as error:
+            await self._finish(job, EventKind.FAILED, message=str(error))
+        except Exception as error:
+            log.exception("job %s failed", job.job_id)
+            await self._finish(
+                job,
+                EventKind.FAILED,
+                message=f"The worker failed to render this clip ({type(error).__name__}). "
+                "Try again, perhaps shorter or smaller.",
+            )
+        return {}
+
+    async def _render_and_store(self, job: JobContext) -> ClipInfo:
+        async with self.gpu:
+            await self.queue.set_status(job.job_id, EventKind.STARTED)
+            await events.publish(self.pool, job.event(EventKind.STARTED, position=0))
+            await self._announce_positions()
+            frames = await self._render(job)
+        self._wake.set()  # the GPU is free: pick up the next job while this one encodes
+        clip: EncodedClip = await asyncio.to_thread(self.renderer.encode, frames, job.request)
+        if len(clip.data) > job.request.max_bytes:
+            raise GenerationFailed(
+                f"The clip is {len(clip.data) / 2**20:.1f} MiB, over this channel's upload "
+                f"limit of {job.request.max_bytes / 2**20:.1f} MiB; try a shorter clip."
+            )
+        info = ClipInfo(
+            bytes=len(clip.data),
+            width=clip.width,
+            height=clip.height,
+            frames=clip.frames,
+            fps=clip.fps,
+            seed=job.request.seed or 0,
+            model=self.renderer.model_name,
+            has_poster=clip.poster is not None,
+        )
+        await self.results.put(job.job_id, clip, info)
+        return info
+
+    async def _render(self, job: JobContext) -> Any:
+        """Run the pipeline in a thread; report progress; stop it between steps if cancelled."""
+        loop = asyncio.get_running_loop()
+        stop = threading.Event()
+        latest: list[tuple[int, int]] = []
+        changed = asyncio.Event()
+
+        def on_progress(step: int, total: int) -> None:
+            latest.append((step, total))
+            loop.call_soon_threadsafe(changed.set)
+
+        async def report() -> None:
+            sent: tuple[int, int] | None = None
+            while True:
+                await changed.wait()
+                changed.clear()
+                if latest and latest[-1] != sent:
+                    sent = latest[-1]
+                    await events.publish(
+                        self.pool,
+                        job.event(EventKind.PROGRESS, step=sent[0], total_steps=sent[1]),
+                    )
+                await asyncio.sleep(PROGRESS_MIN_INTERVAL_S)
+
+        reporter = asyncio.create_task(report())
+        render = loop.run_in_executor(
+            None, self.renderer.render, job.request, on_progress, stop.is_set
+        )
+        try:
+            return await asyncio.shield(render)
+        except asyncio.CancelledError:
+            stop.set()
+            with contextlib.suppress(Exception):
+                await render  # wait until the pipeline has really let go of the GPU
+            raise
+        finally:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+
+    async def _finish(self, job: JobContext, kind: EventKind, **fields: Any) -> None:
+        await self.queue.set_status(job.job_id, kind)
+        await events.publish(self.pool, job.event(kind, **fields))
+        await self.limits.release(job.origin, job.job_id)
+
+    async def _announce_positions(self) -> None:
+        """Tell every waiting job its new place in the line."""
+        for position, job_id in enumerate(await self.queue.waiting_jobs(), start=1):
+            try:
+                record = await self.queue.record(job_id)
+            except ClipbotError:
+                continue
+            await events.publish(
+                self.pool,
+                JobEvent(
+                    job_id=job_id,
+                    kind=EventKind.QUEUED,
+                    request=record.request,
+                    origin=record.origin,
+                    position=position,
+                ),
+            )
