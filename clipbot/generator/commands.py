@@ -95,8 +95,7 @@ def run_generate(args: argparse.Namespace) -> int:
     if args.poster and clip.poster:
         args.poster.write_bytes(clip.poster)
     variation = (
-        f" variation of seed {request.seed} by seed {request.variation_seed} "
-        f"at {request.variation_strength:g}"
+        f", varied with seed {request.variation_seed} at strength {request.variation_strength:g}"
         if request.is_variation
         else ""
     )
