@@ -1,0 +1,158 @@
+"""Fold a prompt into word tokens before any rule runs, undoing the usual evasions.
+
+The steps, in order: Unicode NFKC (full-width and mathematical letters become ASCII), case
+folding, removal of combining marks and invisible format characters (accents, zero-width
+joiners, bidi controls), Cyrillic and Greek look-alikes mapped to Latin letters, letters joined
+across in-word punctuation (``n.u.d.e``, ``n*ked``), runs of single letters joined
+(``n u d e``), and letters repeated three times or more collapsed (``nuuuude``).
+
+Leetspeak is decoded into a second token stream rather than in place, because digits carry
+meaning of their own (``3d render``, ``13 year old``): rules run over both streams.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+# Look-alikes that NFKC leaves alone. Keys are lower case: the map runs after case folding.
+HOMOGLYPHS = str.maketrans(
+    {
+        # Cyrillic
+        "а": "a", "в": "b", "г": "r", "д": "d", "е": "e", "ё": "e", "з": "3", "и": "u",
+        "й": "u", "к": "k", "м": "m", "н": "h", "о": "o", "п": "n", "р": "p", "с": "c",
+        "т": "t", "у": "y", "х": "x", "ц": "u", "ч": "4", "ш": "w", "щ": "w", "ь": "b",
+        "ы": "bi", "ѕ": "s", "і": "i", "ї": "i", "ј": "j", "ԁ": "d", "ӏ": "l", "ɡ": "g",
+        "һ": "h", "ԛ": "q", "ԝ": "w", "ү": "y", "ҫ": "c", "ӧ": "o",
+        # Greek
+        "α": "a", "β": "b", "γ": "y", "δ": "d", "ε": "e", "ζ": "z", "η": "n", "θ": "o",
+        "ι": "i", "κ": "k", "λ": "l", "μ": "u", "ν": "v", "ξ": "e", "ο": "o", "π": "n",
+        "ρ": "p", "σ": "o", "ς": "c", "τ": "t", "υ": "u", "φ": "o", "χ": "x", "ψ": "w",
+        "ω": "w",
+        # Latin look-alikes and symbols used as letters
+        "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ß": "ss", "æ": "ae",
+        "œ": "oe", "ð": "d", "þ": "th", "ƒ": "f", "ℓ": "l", "∂": "d", "¡": "i",
+    }
+)  # fmt: skip
+
+# Leetspeak: symbols and digits standing for letters, decoded only next to a letter.
+LEET = {
+    "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
+    "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "£": "l", "+": "t",
+}  # fmt: skip
+_LEET_RE = re.compile(r"[013457893@$!|€£+](?=[a-z])|(?<=[a-z])[013457893@$!|€£+]")
+# Punctuation inside a word that evaders use to split it: n.u.d.e, n*ked, s_e_x, nu'de.
+_JOINER_RE = re.compile(r"(?<=[a-z0-9])[.*_'’`·•~^]+(?=[a-z0-9])")
+_TOKEN_RE = re.compile(r"[a-z0-9]+")
+_REPEAT_RE = re.compile(r"([a-z])\1{2,}")
+_ANY_RUN_RE = re.compile(r"([a-z])\1+")
+_DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Cc", "Cs", "Co", "Cn"})
+
+
+@dataclass(frozen=True, slots=True)
+class Stream:
+    """Tokens of one reading of a prompt. ``stretched[i]`` holds the token's squeeze key (every
+    run of a letter reduced to one) when the token had a letter repeated three times or more, so
+    ``kiiilll`` can still meet ``kill``; it is ``None`` for ordinary tokens."""
+
+    tokens: tuple[str, ...]
+    stretched: tuple[str | None, ...]
+
+    @property
+    def text(self) -> str:
+        return " ".join(self.tokens)
+
+
+@dataclass(frozen=True, slots=True)
+class Normalised:
+    """A prompt folded for matching: the plain reading first, then the leetspeak reading when
+    it differs."""
+
+    folded: str
+    streams: tuple[Stream, ...]
+
+    @property
+    def plain(self) -> Stream:
+        return self.streams[0]
+
+
+def squeeze(token: str) -> str:
+    """Reduce every run of a repeated letter to one letter: ``kiiilll`` -> ``kil``."""
+    return _ANY_RUN_RE.sub(r"\1", token)
+
+
+def fold(text: str) -> str:
+    """NFKC, case folding, marks and invisible characters removed, look-alikes mapped."""
+    text = unicodedata.normalize("NFKC", text).casefold().translate(HOMOGLYPHS)
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(
+        " " if ch.isspace() else ch
+        for ch in decomposed
+        if ch.isspace() or unicodedata.category(ch) not in _DROP_CATEGORIES
+    )
+    # Decomposition can expose new look-alikes (e.g. accented Cyrillic); map once more.
+    return unicodedata.normalize("NFC", kept).translate(HOMOGLYPHS)
+
+
+def decode_leet(folded: str) -> str:
+    # Two passes so that runs such as "b00bs" decode fully (the second 0 only touches a
+    # letter after the first has been decoded).
+    for _ in range(2):
+        folded = _LEET_RE.sub(lambda m: LEET[m.group(0)], folded)
+    return folded
+
+
+def _join_single_letters(tokens: list[str]) -> list[str]:
+    """Join runs of three or more one-letter tokens (``n u d e`` -> ``nude``). A leading
+    ``a`` or ``i`` in a longer run is kept apart: it is usually the article or pronoun."""
+    out: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        if len(run) >= 3:
+            if len(run) >= 4 and run[0] in ("a", "i"):
+                out.append(run[0])
+                out.append("".join(run[1:]))
+            else:
+                out.append("".join(run))
+        else:
+            out.extend(run)
+        run.clear()
+
+    for token in tokens:
+        if len(token) == 1 and token.isalpha():
+            run.append(token)
+        else:
+            flush()
+            out.append(token)
+    flush()
+    return out
+
+
+def _stream(text: str) -> Stream:
+    text = _JOINER_RE.sub("", text)
+    tokens = _join_single_letters(_TOKEN_RE.findall(text))
+    collapsed: list[str] = []
+    stretched: list[str | None] = []
+    for token in tokens:
+        if _REPEAT_RE.search(token):
+            collapsed.append(_REPEAT_RE.sub(r"\1", token))
+            stretched.append(squeeze(token))
+        else:
+            collapsed.append(token)
+            stretched.append(None)
+    return Stream(tuple(collapsed), tuple(stretched))
+
+
+def normalise(prompt: str) -> Normalised:
+    """Fold ``prompt`` and split it into the token streams the rules match against."""
+    folded = fold(prompt)
+    plain = _stream(folded)
+    leet = decode_leet(folded)
+    if leet == folded:
+        return Normalised(folded, (plain,))
+    leet_stream = _stream(leet)
+    if leet_stream.tokens == plain.tokens:
+        return Normalised(folded, (plain,))
+    return Normalised(folded, (plain, leet_stream))
