@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import tempfile
+from collections.abc import Sequence
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,8 +17,9 @@ from PIL import Image
 
 from clipbot.errors import GenerationFailed
 
-CRF = 20
-"""Quality when the byte limit is generous; the limit caps the bitrate otherwise."""
+CRF = 23
+"""Quality when the byte limit is generous (x264's default); the limit caps the bitrate
+otherwise."""
 X264_PRESET = "veryfast"
 CONTAINER_SHARE = 0.95
 """Part of the byte limit left to video data after the container's own bytes."""
@@ -30,6 +32,19 @@ Pixels = NDArray[np.uint8]
 def ai_metadata(model: str, seed: int) -> dict[str, str]:
     text = f"AI-generated video (clipbot); model={model}; seed={seed}"
     return {"comment": text, "description": text}
+
+
+def to_pixels(video: Sequence[NDArray[np.floating]] | NDArray[np.floating]) -> Pixels:
+    """Float RGB frames in [0, 1] (a pipeline's ``output_type="np"``) to rounded bytes. Frame
+    by frame, so a 121-frame clip needs no full-size float temporaries."""
+    scratch = np.empty(np.shape(video[0]), dtype=np.float32)
+    pixels = np.empty((len(video), *scratch.shape), dtype=np.uint8)
+    for index, frame in enumerate(video):
+        np.clip(frame, 0.0, 1.0, out=scratch)
+        scratch *= 255.0
+        scratch += 0.5
+        pixels[index] = scratch  # the cast truncates, so +0.5 rounds
+    return pixels
 
 
 def even_crop(pixels: Pixels) -> Pixels:

@@ -8,12 +8,18 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 
 from clipbot.errors import GenerationFailed, JobCancelled
 from clipbot.generator.contract import EncodedClip, ProgressFn, StopFn
-from clipbot.generator.encode import Pixels, ai_metadata, encode_mp4, even_crop, poster_jpeg
+from clipbot.generator.encode import (
+    Pixels,
+    ai_metadata,
+    encode_mp4,
+    even_crop,
+    poster_jpeg,
+    to_pixels,
+)
 from clipbot.generator.noise import initial_noise, variation_noise
 from clipbot.generator.presets import Preset
 from clipbot.models import ClipRequest
@@ -149,8 +155,7 @@ class DiffusersRenderer:
                 raise GenerationFailed(
                     f"The video model failed on this clip ({error.__class__.__name__})."
                 ) from error
-        video = np.asarray(output.frames[0], dtype=np.float32)
-        pixels = (video.clip(0.0, 1.0) * 255).round().astype(np.uint8)
+        pixels = to_pixels(output.frames[0])
         return Frames(pixels=pixels, fps=float(self.preset.fps), seed=seed, model=self._name)
 
     def _release_memory(self) -> None:
