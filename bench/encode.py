@@ -20,7 +20,7 @@ from pathlib import Path
 
 import av
 import numpy as np
-from diffusers.utils import export_to_video
+from diffusers.utils.export_utils import export_to_video
 
 from clipbot.generator.encode import ai_metadata, encode_mp4, to_pixels
 from clipbot.models import DEFAULT_MAX_BYTES
