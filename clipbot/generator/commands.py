@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from clipbot.config import load_settings
+from clipbot.generator.presets import validate
 from clipbot.models import ASPECTS, MAX_SEED, build_request
 
 DEFAULT_VARY_STRENGTH = 0.25
@@ -84,6 +85,7 @@ def run_generate(args: argparse.Namespace) -> int:
             "variation_strength": args.strength,
         }
     request = build_request(**fields)
+    validate(request, settings.model)
 
     started = time.perf_counter()
     renderer = load_renderer(settings)

@@ -80,7 +80,17 @@ class Preset:
 
     def check_frames(self, frames: int) -> None:
         if frames < self.min_frames or frames > self.max_frames or frames % self.frame_step != 1:
-            raise InvalidRequest(f"{frames} frames is not possible: {self.frame_rule()}.")
+            below = (frames - 1) // self.frame_step * self.frame_step + 1
+            nearest = sorted(
+                {
+                    min(max(n, self.min_frames), self.max_frames)
+                    for n in (below, below + self.frame_step)
+                }
+            )
+            raise InvalidRequest(
+                f"{frames} frames is not possible: {self.frame_rule()}; "
+                f"try {' or '.join(map(str, nearest))}."
+            )
 
     def check_size(self, width: int, height: int) -> None:
         multiple = self.size_multiple

@@ -3,6 +3,7 @@ from pathlib import Path
 
 import pytest
 
+from clipbot.errors import InvalidRequest
 from clipbot.generator import commands
 
 
@@ -43,3 +44,9 @@ def test_make_tiny_model_writes_a_loadable_pipeline(tmp_path: Path) -> None:
     assert (
         tmp_path / "wan" / "clipbot-preset.json"
     ).read_text().strip() == '{"preset": "tiny-wan"}'
+
+
+def test_generate_refuses_an_impossible_clip_before_loading_the_model(tmp_path: Path) -> None:
+    argv = ["generate", "x", "-o", str(tmp_path / "x.mp4"), "--model", "wan2.1-t2v-1.3b"]
+    with pytest.raises(InvalidRequest, match=r"at most 5\.1 s"):
+        run([*argv, "--len", "8"])

@@ -113,3 +113,10 @@ def test_chat_side_modules_do_not_import_torch() -> None:
         "assert not heavy, heavy"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_bad_frame_count_suggests_the_nearest_good_ones() -> None:
+    with pytest.raises(InvalidRequest, match=r"try 49 or 53\.$"):
+        PRESETS["wan2.1-t2v-1.3b"].check_frames(50)
+    with pytest.raises(InvalidRequest, match=r"try 49\.$"):
+        PRESETS["cogvideox-2b"].check_frames(52)
