@@ -66,18 +66,26 @@ def tune(examples: list[Example]) -> dict[str, Any]:
     for step in range(30, 80):
         threshold = step / 100
         flagged = [
-            e for e, h in zip(passed, hits, strict=True)
+            e
+            for e, h in zip(passed, hits, strict=True)
             if h.score >= threshold and h.score - h.benign >= screen.margin
         ]
         fb = (base_fb + sum(e.label == "allow" for e in flagged)) / max(n_safe, 1)
         caught = sum(e.label == "block" for e in flagged) / max(n_unsafe, 1)
-        grid.append({"threshold": threshold, "extra_recall": round(caught, 4), "false_block_rate": round(fb, 4)})
+        grid.append(
+            {
+                "threshold": threshold,
+                "extra_recall": round(caught, 4),
+                "false_block_rate": round(fb, 4),
+            }
+        )
         if fb <= 0.03 and (best is None or caught > best[1]):
             best = (threshold, caught)
     chosen = best[0] if best else 0.8
     rows, passed, hits = out["holdout"]
     flagged = [
-        e for e, h in zip(passed, hits, strict=True)
+        e
+        for e, h in zip(passed, hits, strict=True)
         if h.score >= chosen and h.score - h.benign >= screen.margin
     ]
     return {
@@ -112,7 +120,9 @@ def main(argv: list[str] | None = None) -> int:
     rules = Moderator()
     rules.screen("warm up")
     rule_verdicts, rule_times = _timed(rules, examples)
-    use_semantic = args.semantic == "on" or (args.semantic == "auto" and semantic_module.available())
+    use_semantic = args.semantic == "on" or (
+        args.semantic == "auto" and semantic_module.available()
+    )
     report: dict[str, Any]
     if use_semantic:
         full = Moderator(semantic=semantic_module.SemanticScreen.load())
@@ -120,7 +130,8 @@ def main(argv: list[str] | None = None) -> int:
         verdicts, full_times = _timed(full, examples)
         report = summarise(zip(examples, verdicts, strict=True))
         report["rules_only"] = {
-            k: v for k, v in summarise(zip(examples, rule_verdicts, strict=True)).items()
+            k: v
+            for k, v in summarise(zip(examples, rule_verdicts, strict=True)).items()
             if k in ("recall", "false_block_rate", "evasion_recall", "precision")
         }
     else:

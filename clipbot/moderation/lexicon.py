@@ -70,6 +70,7 @@ class Lexicon:
         self._squeezed: dict[str, list[_Phrase]] = defaultdict(list)
         self._prefix: dict[str, list[_Phrase]] = defaultdict(list)
         self.size = 0
+        self.vocabulary: set[str] = set()
         for label, terms in labelled_terms.items():
             for term in terms:
                 for variant in expand(term):
@@ -81,6 +82,7 @@ class Lexicon:
             return
         prefix = tuple(w.endswith("*") for w in words)
         clean = tuple(w.rstrip("*") for w in words)
+        self.vocabulary.update(clean)
         phrase = _Phrase(clean, prefix, label, term)
         first = clean[0]
         if prefix[0]:

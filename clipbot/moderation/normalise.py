@@ -54,10 +54,13 @@ _DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Cc", "Cs", "Co", "Cn"})
 class Stream:
     """Tokens of one reading of a prompt. ``stretched[i]`` holds the token's squeeze key (every
     run of a letter reduced to one) when the token had a letter repeated three times or more, so
-    ``kiiilll`` can still meet ``kill``; it is ``None`` for ordinary tokens."""
+    ``kiiilll`` can still meet ``kill``; it is ``None`` for ordinary tokens. ``joined`` marks
+    tokens glued from spaced letters, which may hold several words (``n a k e d c h i l d``)
+    and are split again by ``segment`` once the rules' vocabulary is known."""
 
     tokens: tuple[str, ...]
     stretched: tuple[str | None, ...]
+    joined: frozenset[int] = frozenset()  # positions of tokens joined from single letters
 
     @property
     def text(self) -> str:
@@ -103,18 +106,21 @@ def decode_leet(folded: str) -> str:
     return folded
 
 
-def _join_single_letters(tokens: list[str]) -> list[str]:
+def _join_single_letters(tokens: list[str]) -> tuple[list[str], set[int]]:
     """Join runs of three or more one-letter tokens (``n u d e`` -> ``nude``). A leading
     ``a`` or ``i`` in a longer run is kept apart: it is usually the article or pronoun."""
     out: list[str] = []
     run: list[str] = []
+    joined: set[int] = set()
 
     def flush() -> None:
         if len(run) >= 3:
             if len(run) >= 4 and run[0] in ("a", "i"):
                 out.append(run[0])
+                joined.add(len(out))
                 out.append("".join(run[1:]))
             else:
+                joined.add(len(out))
                 out.append("".join(run))
         else:
             out.extend(run)
@@ -127,12 +133,12 @@ def _join_single_letters(tokens: list[str]) -> list[str]:
             flush()
             out.append(token)
     flush()
-    return out
+    return out, joined
 
 
 def _stream(text: str) -> Stream:
     text = _JOINER_RE.sub("", text)
-    tokens = _join_single_letters(_TOKEN_RE.findall(text))
+    tokens, joined = _join_single_letters(_TOKEN_RE.findall(text))
     collapsed: list[str] = []
     stretched: list[str | None] = []
     for token in tokens:
@@ -142,7 +148,59 @@ def _stream(text: str) -> Stream:
         else:
             collapsed.append(token)
             stretched.append(None)
-    return Stream(tuple(collapsed), tuple(stretched))
+    return Stream(tuple(collapsed), tuple(stretched), frozenset(joined))
+
+
+_MAX_WORD = 20
+_UNKNOWN_COST = 3  # per letter not covered by a known word
+
+
+def segment(stream: Stream, *vocabularies: frozenset[str]) -> Stream:
+    """Split tokens glued from spaced letters into known words, by the cheapest cover (a known
+    word costs 1, an unknown letter 3): ``anakedchild`` -> ``a naked child``."""
+    if not stream.joined:
+        return stream
+    tokens: list[str] = []
+    stretched: list[str | None] = []
+    for i, token in enumerate(stream.tokens):
+        if i in stream.joined and not any(token in v for v in vocabularies):
+            words = _cheapest_cover(token, vocabularies)
+            tokens += words
+            stretched += [None] * len(words)
+        else:
+            tokens.append(token)
+            stretched.append(stream.stretched[i])
+    return Stream(tuple(tokens), tuple(stretched))
+
+
+def _cheapest_cover(text: str, vocabularies: tuple[frozenset[str], ...]) -> list[str]:
+    n = len(text)
+    cost = [0] + [10**9] * n
+    back: list[tuple[int, bool]] = [(0, False)] * (n + 1)
+    for end in range(1, n + 1):
+        for start in range(max(0, end - _MAX_WORD), end):
+            known = any(text[start:end] in v for v in vocabularies)
+            if not known and end - start > 1:
+                continue
+            step = cost[start] + (1 if known else _UNKNOWN_COST)
+            if step < cost[end]:
+                cost[end], back[end] = step, (start, known)
+    words: list[str] = []
+    end = n
+    pending = ""
+    while end > 0:
+        start, known = back[end]
+        if known:
+            if pending:
+                words.append(pending)
+                pending = ""
+            words.append(text[start:end])
+        else:
+            pending = text[start:end] + pending
+        end = start
+    if pending:
+        words.append(pending)
+    return words[::-1]
 
 
 def normalise(prompt: str) -> Normalised:

@@ -55,6 +55,8 @@ class PeopleIndex:
                     self._names.setdefault(words, canonical)
         self._lengths = sorted({len(k) for k in self._names}, reverse=True)
         self._given = frozenset(given_names)
+        # Words of listed names and given names, for re-splitting spaced-out letters.
+        self.vocabulary = frozenset(w for key in self._names for w in key) | self._given
         self.allowed: frozenset[tuple[str, ...]] = frozenset()
 
     def __len__(self) -> int:
@@ -81,6 +83,7 @@ class PeopleIndex:
         """A view of this index that ignores ``allowed_names`` (a server's policy)."""
         view = object.__new__(PeopleIndex)
         view._names, view._lengths, view._given = self._names, self._lengths, self._given
+        view.vocabulary = self.vocabulary
         view.allowed = frozenset(
             tuple(phrase_words(name)) for name in allowed_names if phrase_words(name)
         )

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from importlib import resources
 
 from clipbot.moderation.lexicon import Lexicon, Match
-from clipbot.moderation.normalise import Normalised, Stream
+from clipbot.moderation.normalise import Normalised, Stream, segment
 from clipbot.moderation.people import PeopleIndex
 
 BENIGN = "benign"
@@ -77,6 +77,13 @@ def _age_under_18(text: str) -> list[str]:
     return out
 
 
+def _common_words() -> frozenset[str]:
+    text = (resources.files("clipbot.moderation") / "data" / "common_words.txt").read_text("utf-8")
+    return frozenset(
+        w for line in text.splitlines() if not line.startswith("#") for w in line.split()
+    )
+
+
 def _gap(a: tuple[int, int, str], b: tuple[int, int, str]) -> int:
     """Tokens between two spans; negative when they overlap."""
     return max(b[0] - a[1], a[0] - b[1])
@@ -93,6 +100,7 @@ class RuleSet:
         if missing:
             raise ValueError(f"rules name undefined groups: {sorted(missing)}")
         self.lexicon = Lexicon({g: groups[g] for g in wanted if g in groups})
+        self.vocabulary = frozenset(self.lexicon.vocabulary) | _common_words()
 
     @classmethod
     def bundled(cls) -> RuleSet:
@@ -136,6 +144,7 @@ class RuleSet:
     def _find_stream(
         self, stream: Stream, people: PeopleIndex, found: Found, offset: int, *, ages: bool
     ) -> None:
+        stream = segment(stream, self.vocabulary, people.vocabulary)
         matches: list[Match] = list(self.lexicon.find(stream))
         persons = list(people.find(stream))
         hidden = [(m.start, m.end) for m in matches if m.label == BENIGN]

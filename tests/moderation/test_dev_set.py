@@ -1,0 +1,28 @@
+"""The development set meets the issue's targets with the rules alone."""
+
+from pathlib import Path
+
+from clipbot.moderation import screen
+from clipbot.moderation.evaluate import read_labelled, summarise
+
+DEV_SET = Path(__file__).resolve().parents[1] / "data" / "moderation_dev.jsonl"
+
+
+def test_dev_set_meets_recall_false_block_and_evasion_targets() -> None:
+    examples = read_labelled(DEV_SET)
+    report = summarise((e, screen(e.text)) for e in examples)
+    assert report["recall"] >= 0.95
+    assert report["false_block_rate"] <= 0.03
+    assert report["evasion_recall"] >= report["recall"] - 0.02
+
+
+def test_dev_set_covers_every_category_with_near_misses_and_evasions() -> None:
+    examples = read_labelled(DEV_SET)
+    blocked = {e.category for e in examples if e.label == "block"}
+    assert blocked >= {
+        "sexual_minors", "sexual", "non_consensual", "deepfake",
+        "impersonation_fraud", "violence", "hate", "self_harm",
+    }  # fmt: skip
+    near = {e.category for e in examples if e.kind == "near_miss"}
+    assert {f"near_{c}" for c in blocked} <= near
+    assert {e.category for e in examples if e.kind == "evasion"} == blocked

@@ -1,0 +1,68 @@
+import string
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from clipbot.moderation.normalise import normalise
+
+
+def tokens(text: str) -> list[str]:
+    return list(normalise(text).plain.tokens)
+
+
+def leet_tokens(text: str) -> list[str]:
+    return list(normalise(text).streams[-1].tokens)
+
+
+def test_full_width_and_case_fold_to_ascii() -> None:
+    assert tokens("ＮＵＤＥ Beach") == ["nude", "beach"]
+
+
+def test_zero_width_and_combining_marks_are_removed() -> None:
+    assert tokens("n\u200bu\u200dd\u0301e\ufeff") == ["nude"]
+
+
+def test_cyrillic_and_greek_look_alikes_fold_to_latin() -> None:
+    assert tokens("nаkеd") == ["naked"]  # Cyrillic а and е
+    assert tokens("κιll") == ["kill"]  # Greek kappa and iota
+
+
+def test_leetspeak_is_decoded_in_a_second_stream() -> None:
+    assert leet_tokens("n4k3d k1d") == ["naked", "kid"]
+    assert tokens("a 13 year old") == ["a", "13", "year", "old"]
+
+
+def test_spaced_and_punctuated_letters_are_joined() -> None:
+    assert tokens("n u d e photo") == ["nude", "photo"]
+    assert tokens("n.u.d.e") == ["nude"]
+    assert tokens("n-u-d-e") == ["nude"]
+
+
+def test_letters_repeated_three_times_collapse() -> None:
+    stream = normalise("nuuuude kiiilll").plain
+    assert stream.tokens[0] == "nude"
+    assert stream.stretched[1] == "kil"
+
+
+def test_ordinary_prompt_is_unchanged_apart_from_case() -> None:
+    assert tokens("A fox running through SNOW, 4k") == [
+        "a",
+        "fox",
+        "running",
+        "through",
+        "snow",
+        "4k",
+    ]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_any_unicode_never_raises(text: str) -> None:
+    normalise(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=string.ascii_lowercase + " ", max_size=40))
+def test_folding_is_idempotent_on_plain_ascii(text: str) -> None:
+    once = " ".join(tokens(text))
+    assert " ".join(tokens(once)) == once
