@@ -153,10 +153,13 @@ def apply_speedups(pipe: Any, settings: Settings) -> None:
         config = diffusers.FirstBlockCacheConfig(threshold=threshold)  # type: ignore[no-untyped-call]
         pipe.transformer.enable_cache(config)
     if settings.compile:
+        # The cache's hook on the first block is excluded from compilation, so with the cache on
+        # the blocks are compiled with graph breaks allowed.
+        fullgraph = settings.cache_threshold == 0
         if getattr(pipe.transformer, "_repeated_blocks", None):
-            pipe.transformer.compile_repeated_blocks(fullgraph=True)
+            pipe.transformer.compile_repeated_blocks(fullgraph=fullgraph)
         else:
-            pipe.transformer.compile()
+            pipe.transformer.compile(fullgraph=fullgraph)
 
 
 def load_renderer(settings: Settings) -> DiffusersRenderer:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from clipbot.config import Settings, load_settings
+from clipbot.config import Settings
 from clipbot.generator.loader import load_renderer
 from clipbot.generator.render import DiffusersRenderer
 from clipbot.generator.tiny import build_tiny_model
@@ -29,10 +30,10 @@ def tiny_wan_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def settings_for(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Settings]:
     cache_dir = tmp_path_factory.mktemp("cache")
 
-    def make(model: str, **overrides: object) -> Settings:
-        return load_settings(
-            **{"model": model, "device": "cpu", "cache_dir": cache_dir, **overrides}
-        )
+    def make(model: str, **overrides: Any) -> Settings:
+        """Settings from the arguments and environment only (never a developer's .env)."""
+        fields: dict[str, Any] = {"model": model, "device": "cpu", "cache_dir": cache_dir}
+        return Settings(_env_file=None, **(fields | overrides))
 
     return make
 

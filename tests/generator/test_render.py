@@ -150,3 +150,12 @@ def test_first_block_cache_renders_with_the_same_shape(
     cached = load_renderer(settings_for(str(tiny_model_dir), cache_threshold=0.2))
     frames = render(cached, request_.model_copy(update={"steps": 4}))
     assert frames.pixels.shape == (25, 96, 160, 3)
+
+
+@pytest.mark.slow
+def test_compiled_blocks_with_first_block_cache_render_the_same_shape(
+    tiny_model_dir: Any, settings_for: Callable[..., Settings], request_: ClipRequest
+) -> None:
+    """The cache's hook cannot be compiled in one graph; the loader must allow graph breaks."""
+    fast = load_renderer(settings_for(str(tiny_model_dir), compile=True, cache_threshold=0.2))
+    assert render(fast, request_).pixels.shape == (25, 96, 160, 3)
