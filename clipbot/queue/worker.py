@@ -77,6 +77,7 @@ class ClipWorker(Worker):
             slot_ttl_s=settings.job_timeout_s * settings.max_tries * 2,
         )
         self._wake = asyncio.Event()
+        self._past_gpu: set[str] = set()
         self._background: list[asyncio.Task[None]] = []
         super().__init__(
             functions=[
@@ -115,10 +116,26 @@ class ClipWorker(Worker):
 
     async def _poll_iteration(self) -> None:
         self._wake.clear()
-        self.allow_pick_jobs = not self.gpu.locked()
+        self._past_gpu &= self.tasks.keys()
+        self.allow_pick_jobs = not self._gpu_claimed()
         await super()._poll_iteration()
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+
+    async def start_jobs(self, job_ids: list[bytes]) -> None:
+        # arq would start every job it read while slots are free; take one at a time, and
+        # none while a job of ours still waits for or uses the GPU.
+        for job_id in job_ids:
+            if self._gpu_claimed():
+                return
+            await super().start_jobs([job_id])
+
+    def _gpu_claimed(self) -> bool:
+        """True while a job in hand has not finished with the GPU."""
+        return any(
+            not task.done() and job_id not in self._past_gpu
+            for job_id, task in self.tasks.items()
+        )
 
     def _release_sem_dec_counter_on_complete(self) -> None:
         super()._release_sem_dec_counter_on_complete()
@@ -188,7 +205,14 @@ class ClipWorker(Worker):
                 message=f"The worker failed to render this clip ({type(error).__name__}). "
                 "Try again, perhaps shorter or smaller.",
             )
+        finally:
+            self._done_with_gpu(job)
         return {}
+
+    def _done_with_gpu(self, job: JobContext) -> None:
+        """Let the worker pick up its next job (this one may still be encoding)."""
+        self._past_gpu.add(job.job_id)
+        self._wake.set()
 
     async def _render_and_store(self, job: JobContext) -> ClipInfo:
         async with self.gpu:
@@ -196,7 +220,7 @@ class ClipWorker(Worker):
             await events.publish(self.pool, job.event(EventKind.STARTED, position=0))
             await self._announce_positions()
             frames = await self._render(job)
-        self._wake.set()  # the GPU is free: pick up the next job while this one encodes
+        self._done_with_gpu(job)
         clip: EncodedClip = await asyncio.to_thread(self.renderer.encode, frames, job.request)
         if len(clip.data) > job.request.max_bytes:
             raise GenerationFailed(

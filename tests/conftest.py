@@ -1,0 +1,104 @@
+"""Shared fixtures: a private redis-server per test session (never the machine's own Redis),
+a clean database per test, settings pointing at it, and an in-process worker."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from arq.connections import ArqRedis
+
+from clipbot.bot.core import BotCore
+from clipbot.config import Settings
+from clipbot.generator.contract import Renderer
+from clipbot.models import Origin, Verdict
+from clipbot.queue import connection
+from clipbot.queue.embedded import EmbeddedRedis
+from clipbot.queue.worker import ClipWorker
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny random-weight LTX pipeline, built once and loaded through the real loader."""
+    from clipbot.generator.tiny import build_tiny_model
+
+    return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-ltx", "ltx")
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[EmbeddedRedis]:
+    with EmbeddedRedis() as server:
+        yield server
+
+
+@pytest.fixture
+def settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Settings:
+    return Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        redis_url=redis_server.url,
+        redis_wait_s=2.0,
+        cache_dir=tmp_path / "cache",
+        job_timeout_s=30,
+        progress_interval_s=0.0,
+        max_jobs_per_user=5,
+    )
+
+
+@pytest.fixture
+async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
+    assert settings.redis_url is not None
+    client = await connection.connect(settings.redis_url, queue_name=settings.queue_name)
+    await client.flushall()
+    yield client
+    await client.aclose()
+
+
+class AllowAll:
+    """Moderation stand-in for queue mechanics tests; moderation has its own tests."""
+
+    def screen(self, prompt: str, *, age_restricted: bool, workspace: str | None) -> Verdict:
+        return Verdict(action="allow")
+
+
+class NoAudit:
+    async def record(self, verdict: Verdict, prompt: str, origin: Origin) -> None:
+        return None
+
+
+@pytest.fixture
+def core(settings: Settings, redis: ArqRedis) -> BotCore:
+    return BotCore(settings, redis, AllowAll(), NoAudit())
+
+
+WorkerFactory = Callable[..., contextlib.AbstractAsyncContextManager[ClipWorker]]
+
+
+@pytest.fixture
+def start_worker(settings: Settings) -> WorkerFactory:
+    """``async with start_worker(renderer) as worker:`` runs a worker on its own connection."""
+
+    @contextlib.asynccontextmanager
+    async def run(renderer: Renderer, **overrides: Any) -> AsyncIterator[ClipWorker]:
+        worker_settings = settings.model_copy(update=overrides)
+        assert worker_settings.redis_url is not None
+        client = await connection.connect(
+            worker_settings.redis_url, queue_name=worker_settings.queue_name
+        )
+        worker = ClipWorker(worker_settings, renderer, client, handle_signals=False)
+        task = asyncio.create_task(worker.main())
+        try:
+            yield worker
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+            await worker.close()
+
+    return run
