@@ -9,9 +9,9 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from clipbot.bot.delivery import ClipFile
 from clipbot.errors import GenerationFailed, JobCancelled
 from clipbot.generator.contract import EncodedClip, ProgressFn, StopFn
-from clipbot.bot.delivery import ClipFile
 from clipbot.models import TERMINAL_EVENTS, ClipRequest, EventKind, JobEvent
 
 
