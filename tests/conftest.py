@@ -16,7 +16,7 @@ from arq.connections import ArqRedis
 from clipbot.bot.core import BotCore
 from clipbot.config import Settings
 from clipbot.generator.contract import Renderer
-from clipbot.models import Origin, Verdict
+from clipbot.moderation import AuditLog, Moderator
 from clipbot.queue import connection
 from clipbot.queue.embedded import EmbeddedRedis
 from clipbot.queue.worker import ClipWorker
@@ -60,21 +60,16 @@ async def redis(settings: Settings) -> AsyncIterator[ArqRedis]:
     await client.aclose()
 
 
-class AllowAll:
-    """Moderation stand-in for queue mechanics tests; moderation has its own tests."""
-
-    def screen(self, prompt: str, *, age_restricted: bool, workspace: str | None) -> Verdict:
-        return Verdict(action="allow")
-
-
-class NoAudit:
-    async def record(self, verdict: Verdict, prompt: str, origin: Origin) -> None:
-        return None
-
-
 @pytest.fixture
 def core(settings: Settings, redis: ArqRedis) -> BotCore:
-    return BotCore(settings, redis, AllowAll(), NoAudit())
+    """The real core with the real rule-based moderation (the semantic layer has its own
+    tests; loading it here would slow every test)."""
+    return make_core(settings, redis)
+
+
+def make_core(settings: Settings, redis: ArqRedis, **overrides: Any) -> BotCore:
+    settings = settings.model_copy(update={"moderation_semantic": "off", **overrides})
+    return BotCore(settings, redis, Moderator.from_settings(settings), AuditLog(redis, settings))
 
 
 WorkerFactory = Callable[..., contextlib.AbstractAsyncContextManager[ClipWorker]]

@@ -16,7 +16,7 @@ from clipbot.config import Settings
 from clipbot.errors import LimitReached, NotAllowed
 from clipbot.models import ClipRequest, EventKind, Origin
 from clipbot.queue.results import ResultStore
-from tests.conftest import WorkerFactory
+from tests.conftest import WorkerFactory, make_core
 from tests.doubles import RecordingSink, StepRenderer
 
 pytestmark = pytest.mark.redis
@@ -170,11 +170,7 @@ async def test_a_failing_render_is_reported_and_the_worker_serves_the_next_job(
 async def test_concurrent_submissions_never_exceed_the_in_flight_limit(
     redis: ArqRedis, settings: Settings
 ) -> None:
-    from tests.conftest import AllowAll, NoAudit
-
-    core = BotCore(
-        settings.model_copy(update={"max_jobs_per_user": 2}), redis, AllowAll(), NoAudit()
-    )
+    core = make_core(settings, redis, max_jobs_per_user=2)
     results = await asyncio.gather(
         *(core.submit(ClipRequest(prompt=f"rush {n}"), ALICE) for n in range(20)),
         return_exceptions=True,
@@ -191,14 +187,7 @@ async def test_concurrent_submissions_never_exceed_the_in_flight_limit(
 async def test_the_daily_quota_is_enforced_with_a_friendly_message(
     redis: ArqRedis, settings: Settings
 ) -> None:
-    from tests.conftest import AllowAll, NoAudit
-
-    core = BotCore(
-        settings.model_copy(update={"daily_quota": 3, "max_jobs_per_user": 10}),
-        redis,
-        AllowAll(),
-        NoAudit(),
-    )
+    core = make_core(settings, redis, daily_quota=3, max_jobs_per_user=10)
     results = await asyncio.gather(
         *(core.submit(ClipRequest(prompt=f"n{n}"), ALICE) for n in range(8)),
         return_exceptions=True,
