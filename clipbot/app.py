@@ -71,6 +71,14 @@ def build_core(settings: Settings, redis: ArqRedis) -> BotCore:
 
 def build_adapters(core: BotCore, settings: Settings, options: RunOptions) -> list[Adapter]:
     adapters: list[Adapter] = []
+    if settings.discord_enabled:
+        from clipbot.bot.discord_app import DiscordAdapter
+
+        adapters.append(DiscordAdapter(core, settings))
+    if settings.slack_enabled:
+        from clipbot.bot.slack_app import SlackAdapter
+
+        adapters.append(SlackAdapter(core, settings, http_port=options.slack_http_port))
     if options.console or not (settings.discord_enabled or settings.slack_enabled):
         from clipbot.bot.console import ConsoleAdapter
 
