@@ -8,7 +8,8 @@
 Figures: recall on prompts labelled block, false-block rate on prompts labelled allow,
 evasion recall on rows whose ``kind`` is ``evasion``, per category recall (and false-block rate
 for allow categories), and per-prompt latency of the rules alone and of the whole screen with
-the semantic layer on. ``--tune`` searches the threshold on the ``tune`` split of the
+the semantic layer on (over the prompts the rules let through, since only those reach the
+semantic layer). ``--tune`` searches the threshold on the ``tune`` split of the
 development set and reports it on the ``holdout`` split; it never looks at other files.
 """
 
@@ -26,6 +27,7 @@ from clipbot.models import Verdict
 from clipbot.moderation import Moderator
 from clipbot.moderation import semantic as semantic_module
 from clipbot.moderation.evaluate import Example, read_labelled, summarise
+from clipbot.moderation.normalise import normalise
 
 DEV_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "moderation_dev.jsonl"
 
@@ -46,65 +48,59 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
     return round(cuts[49], 3), round(cuts[98], 3)
 
 
+FALSE_BLOCK_BUDGET = 0.015  # half the 3 % target: the dev set's benign prompts are few
+
+
 def tune(examples: list[Example]) -> dict[str, Any]:
-    """Grid-search the semantic threshold on the tune split: maximise recall on unsafe prompts
-    that the rules miss while keeping false blocks on benign prompts within 3 %."""
+    """Grid-search the semantic threshold and margin on the tune split: the best recall minus
+    three times the false-block rate (rules and semantic together), with false blocks within
+    FALSE_BLOCK_BUDGET. Then report the choice on the holdout split."""
     screen = semantic_module.SemanticScreen.load()
     rules = Moderator()
-    out: dict[str, Any] = {}
+    splits = {}
     for split in ("tune", "holdout"):
         rows = [e for e in examples if e.split == split]
         passed = [e for e in rows if not rules.screen(e.text).blocked]
-        hits = screen.scores([" ".join(rules_text(e.text)) for e in passed])
-        out[split] = (rows, passed, hits)
-    rows, passed, hits = out["tune"]
-    n_safe = sum(e.label == "allow" for e in rows)
-    n_unsafe = len(rows) - n_safe
-    base_fb = sum(e.label == "allow" and rules.screen(e.text).blocked for e in rows)
-    best: tuple[float, float] | None = None
-    grid = []
-    for step in range(30, 80):
-        threshold = step / 100
+        hits = screen.scores([normalise(e.text).plain.text for e in passed])
+        splits[split] = (rows, passed, hits)
+
+    def score(split: str, threshold: float, margin: float) -> dict[str, Any]:
+        rows, passed, hits = splits[split]
         flagged = [
             e
             for e, h in zip(passed, hits, strict=True)
-            if h.score >= threshold and h.score - h.benign >= screen.margin
+            if h.score >= threshold and h.score - h.benign >= margin
         ]
-        fb = (base_fb + sum(e.label == "allow" for e in flagged)) / max(n_safe, 1)
-        caught = sum(e.label == "block" for e in flagged) / max(n_unsafe, 1)
-        grid.append(
-            {
-                "threshold": threshold,
-                "extra_recall": round(caught, 4),
-                "false_block_rate": round(fb, 4),
-            }
-        )
-        if fb <= 0.03 and (best is None or caught > best[1]):
-            best = (threshold, caught)
-    chosen = best[0] if best else 0.8
-    rows, passed, hits = out["holdout"]
-    flagged = [
-        e
-        for e, h in zip(passed, hits, strict=True)
-        if h.score >= chosen and h.score - h.benign >= screen.margin
-    ]
-    return {
-        "threshold": chosen,
-        "margin": screen.margin,
-        "tune_grid": grid,
-        "holdout_extra_blocks": {
-            "unsafe": sum(e.label == "block" for e in flagged),
-            "benign": sum(e.label == "allow" for e in flagged),
+        safe = [e for e in rows if e.label == "allow"]
+        unsafe = [e for e in rows if e.label == "block"]
+        passed_safe = {id(e) for e in passed if e.label == "allow"}
+        rule_false_blocks = sum(id(e) not in passed_safe for e in safe)
+        false_blocks = rule_false_blocks + sum(e.label == "allow" for e in flagged)
+        caught = len(unsafe) - sum(e.label == "block" for e in passed)
+        caught += sum(e.label == "block" for e in flagged)
+        return {
+            "threshold": threshold,
+            "margin": margin,
+            "recall": round(caught / max(len(unsafe), 1), 4),
+            "false_block_rate": round(false_blocks / max(len(safe), 1), 4),
+            "semantic_blocked_unsafe": sum(e.label == "block" for e in flagged),
+            "semantic_blocked_benign": sum(e.label == "allow" for e in flagged),
             "rules_missed_unsafe": sum(e.label == "block" for e in passed),
-            "rules_passed_benign": sum(e.label == "allow" for e in passed),
-        },
+        }
+
+    grid = [
+        score("tune", step / 100, margin)
+        for step in range(30, 90)
+        for margin in (0.0, 0.05, 0.1, 0.15, 0.2)
+    ]
+    within = [g for g in grid if g["false_block_rate"] <= FALSE_BLOCK_BUDGET]
+    # A false block costs more than a miss the rules may still catch later: weigh it 3x.
+    best = max(within, key=lambda g: (g["recall"] - 3 * g["false_block_rate"], g["threshold"]))
+    return {
+        "chosen": {"threshold": best["threshold"], "margin": best["margin"]},
+        "tune": best,
+        "holdout": score("holdout", best["threshold"], best["margin"]),
     }
-
-
-def rules_text(text: str) -> list[str]:
-    from clipbot.moderation.normalise import normalise
-
-    return list(normalise(text).plain.tokens)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,8 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     report["file"] = str(args.labelled)
     report["semantic"] = use_semantic
     report["rules_ms_p50"], report["rules_ms_p99"] = _percentiles(rule_times)
+    # The semantic layer only runs on prompts the rules let through: time the whole screen
+    # (rules + semantic) on those, so the figure is the cost a passing prompt pays.
+    reached = [t for t, v in zip(full_times, rule_verdicts, strict=False) if not v.blocked]
     report["semantic_ms_p50"], report["semantic_ms_p99"] = (
-        _percentiles(full_times) if full_times else (None, None)
+        _percentiles(reached) if reached else (None, None)
     )
     json.dump(report, sys.stdout, indent=2)
     print()

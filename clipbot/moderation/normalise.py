@@ -41,7 +41,7 @@ LEET = {
     "0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "7": "t", "8": "b", "9": "g",
     "@": "a", "$": "s", "!": "i", "|": "l", "€": "e", "£": "l", "+": "t",
 }  # fmt: skip
-_LEET_RE = re.compile(r"[013457893@$!|€£+](?=[a-z])|(?<=[a-z])[013457893@$!|€£+]")
+_LEET_RE = re.compile(r"(?<=[a-z])[013457893@$!|€£+]+|[013457893@$!|€£+]+(?=[a-z])")
 # Punctuation inside a word that evaders use to split it: n.u.d.e, n*ked, s_e_x, nu'de.
 _JOINER_RE = re.compile(r"(?<=[a-z0-9])[.*_'’`·•~^]+(?=[a-z0-9])")
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
@@ -99,16 +99,14 @@ def fold(text: str) -> str:
 
 
 def decode_leet(folded: str) -> str:
-    # Two passes so that runs such as "b00bs" decode fully (the second 0 only touches a
-    # letter after the first has been decoded).
-    for _ in range(2):
-        folded = _LEET_RE.sub(lambda m: LEET[m.group(0)], folded)
-    return folded
+    """Decode every run of leet symbols that touches a letter (``n0053`` -> ``noose``)."""
+    return _LEET_RE.sub(lambda m: "".join(LEET[c] for c in m.group(0)), folded)
 
 
-def _join_single_letters(tokens: list[str]) -> tuple[list[str], set[int]]:
+def _join_single_letters(tokens: list[str], leet: bool) -> tuple[list[str], set[int]]:
     """Join runs of three or more one-letter tokens (``n u d e`` -> ``nude``). A leading
-    ``a`` or ``i`` in a longer run is kept apart: it is usually the article or pronoun."""
+    ``a`` or ``i`` in a longer run is kept apart: it is usually the article or pronoun. In the
+    leetspeak reading a lone digit counts as its letter (``n u d 3``)."""
     out: list[str] = []
     run: list[str] = []
     joined: set[int] = set()
@@ -127,6 +125,8 @@ def _join_single_letters(tokens: list[str]) -> tuple[list[str], set[int]]:
         run.clear()
 
     for token in tokens:
+        if leet and token in LEET:
+            token = LEET[token]
         if len(token) == 1 and token.isalpha():
             run.append(token)
         else:
@@ -136,9 +136,9 @@ def _join_single_letters(tokens: list[str]) -> tuple[list[str], set[int]]:
     return out, joined
 
 
-def _stream(text: str) -> Stream:
+def _stream(text: str, *, leet: bool = False) -> Stream:
     text = _JOINER_RE.sub("", text)
-    tokens, joined = _join_single_letters(_TOKEN_RE.findall(text))
+    tokens, joined = _join_single_letters(_TOKEN_RE.findall(text), leet)
     collapsed: list[str] = []
     stretched: list[str | None] = []
     for token in tokens:
@@ -207,10 +207,7 @@ def normalise(prompt: str) -> Normalised:
     """Fold ``prompt`` and split it into the token streams the rules match against."""
     folded = fold(prompt)
     plain = _stream(folded)
-    leet = decode_leet(folded)
-    if leet == folded:
-        return Normalised(folded, (plain,))
-    leet_stream = _stream(leet)
+    leet_stream = _stream(decode_leet(folded), leet=True)
     if leet_stream.tokens == plain.tokens:
         return Normalised(folded, (plain,))
     return Normalised(folded, (plain, leet_stream))

