@@ -50,6 +50,7 @@ class ConsoleAdapter:
             platform="console", channel="console", user=_user_name(), can_moderate=True
         )
         self.numbers: dict[str, int] = {}
+        self.positions: dict[str, int | None] = {}
         self.unfinished: set[str] = set()
         self._all_done = asyncio.Event()
         self._all_done.set()
@@ -126,13 +127,14 @@ class ConsoleAdapter:
     async def _accepted(self, submission: Submission) -> None:
         number = len(self.numbers) + 1
         self.numbers[submission.job_id] = number
+        self.positions[submission.job_id] = submission.position
         self.unfinished.add(submission.job_id)
         self._all_done.clear()
-        await self.core.link_message(self.origin, str(number), submission.job_id)
         self.say(
             f"[{number}] queued at position {submission.position} "
             f"(seed {submission.request.seed}): {submission.request.prompt}"
         )
+        await self.core.link_message(self.origin, str(number), submission.job_id)
 
     # -- output (the delivery sink) ---------------------------------------------------------
 
@@ -140,7 +142,9 @@ class ConsoleAdapter:
         number = self.numbers.get(event.job_id)
         label = f"[{number}]" if number is not None else f"[job {event.job_id[:8]}]"
         if event.kind is EventKind.QUEUED:
-            self.say(f"{label} position {event.position} in the queue")
+            if self.positions.get(event.job_id) != event.position:
+                self.positions[event.job_id] = event.position
+                self.say(f"{label} now at position {event.position} in the queue")
         elif event.kind is EventKind.STARTED:
             self.say(f"{label} rendering...")
         elif event.kind is EventKind.PROGRESS:

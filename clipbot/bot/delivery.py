@@ -23,7 +23,6 @@ from clipbot.queue.results import ResultStore
 log = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 3
-RETRY_AFTER_S = 5.0
 DELIVERED_TTL_S = 7 * 24 * 3600
 
 
@@ -58,6 +57,7 @@ class Delivery:
         *,
         consumer: str | None = None,
         progress_interval_s: float = 1.5,
+        retry_after_s: float = 5.0,
     ) -> None:
         self.redis = redis
         self.queue = queue
@@ -65,6 +65,7 @@ class Delivery:
         self.platform = platform
         self.sink = sink
         self.progress_interval_s = progress_interval_s
+        self.retry_after_s = retry_after_s
         self.consumer = EventConsumer(redis, platform, consumer or socket.gethostname())
         self._last_progress: dict[str, float] = {}
         self._failures: dict[str, int] = {}
@@ -105,8 +106,8 @@ class Delivery:
             )
             if attempts < MAX_ATTEMPTS:
                 self._failures[entry_id] = attempts
-                self._retry_at = time.monotonic() + RETRY_AFTER_S
-                return  # left pending: read again after RETRY_AFTER_S
+                self._retry_at = time.monotonic() + self.retry_after_s
+                return  # left pending: read again after retry_after_s
             log.error("giving up on %s of job %s", event.kind, event.job_id)
         self._failures.pop(entry_id, None)
         await self.consumer.ack(entry_id)

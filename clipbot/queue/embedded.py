@@ -28,12 +28,13 @@ def free_port() -> int:
 
 
 class EmbeddedRedis:
-    def __init__(self, executable: str | None = None) -> None:
+    def __init__(self, executable: str | None = None, *, port: int = 0) -> None:
+        """``port`` 0 picks a free one at start."""
         found = executable or shutil.which("redis-server")
         if found is None:
             raise ConfigError(INSTALL_HINT)
         self.executable = found
-        self.port = 0
+        self.port = port
         self._dir: tempfile.TemporaryDirectory[str] | None = None
         self._process: subprocess.Popen[bytes] | None = None
 
@@ -43,7 +44,7 @@ class EmbeddedRedis:
 
     def start(self, timeout_s: float = 10.0) -> EmbeddedRedis:
         self._dir = tempfile.TemporaryDirectory(prefix="clipbot-redis-")
-        self.port = free_port()
+        self.port = self.port or free_port()
         self._process = subprocess.Popen(
             [
                 self.executable,

@@ -1,0 +1,212 @@
+"""What happens when processes die: a worker killed mid-job, an adapter restarted with events
+it had not delivered, Redis missing at start-up."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import av
+import pytest
+from arq.connections import ArqRedis
+
+from clipbot.bot.core import BotCore
+from clipbot.bot.delivery import ClipFile, Delivery, Sink
+from clipbot.config import Settings
+from clipbot.errors import QueueUnavailable
+from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
+from clipbot.queue import connection, events
+from clipbot.queue.embedded import EmbeddedRedis, free_port
+from clipbot.queue.results import ResultStore
+from tests.doubles import RecordingSink
+
+pytestmark = pytest.mark.redis
+
+ALICE = Origin(platform="console", channel="c1", user="alice")
+CLIPBOT = [sys.executable, "-m", "clipbot.cli"]
+
+
+def make_delivery(core: BotCore, sink: Sink, consumer: str = "adapter-1") -> Delivery:
+    return Delivery(
+        core.redis,
+        core.queue,
+        ResultStore(core.redis, 3600),
+        "console",
+        sink,
+        consumer=consumer,
+        progress_interval_s=0.0,
+        retry_after_s=0.0,
+    )
+
+
+@contextlib.contextmanager
+def worker_process(
+    settings: Settings, model_dir: Path, log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
+    env = {
+        **os.environ,
+        "CLIPBOT_REDIS_URL": settings.redis_url or "",
+        "CLIPBOT_MODEL": str(model_dir),
+        "CLIPBOT_DEVICE": "cpu",
+        "CLIPBOT_JOB_TIMEOUT_S": "15",
+        "HF_HUB_OFFLINE": "1",
+    }
+    with log.open("ab") as out:
+        process = subprocess.Popen([*CLIPBOT, "worker"], env=env, stdout=out, stderr=out)
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.mark.slow
+async def test_a_job_whose_worker_was_killed_is_rerun_and_delivered_exactly_once(
+    core: BotCore, settings: Settings, tiny_model_dir: Path, tmp_path: Path
+) -> None:
+    sink = RecordingSink()
+    delivery = asyncio.create_task(make_delivery(core, sink).run())
+    log = tmp_path / "workers.log"
+    try:
+        request = ClipRequest(prompt="a slow red fox", seed=5, steps=200, length_s=10)
+        submission = await core.submit(request, ALICE)
+        with worker_process(settings, tiny_model_dir, log) as first:
+            await sink.wait_for(lambda: EventKind.PROGRESS in sink.kinds(submission.job_id), 60)
+            first.send_signal(signal.SIGKILL)
+            first.wait()
+        assert not sink.finals(submission.job_id), "the job must not have finished yet"
+        with worker_process(settings, tiny_model_dir, log):
+            # arq re-runs it once the dead worker's in-progress key expires (timeout + 10 s)
+            await sink.wait_for(lambda: bool(sink.finals(submission.job_id)), 90)
+            await asyncio.sleep(1.0)  # room for a duplicate to show up, if there were one
+    finally:
+        delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
+    kinds = sink.kinds(submission.job_id)
+    assert kinds.count(EventKind.STARTED) == 2, log.read_text()[-3000:]
+    assert kinds.count(EventKind.DONE) == 1 and len(sink.finals(submission.job_id)) == 1
+    with av.open(io.BytesIO(sink.clips[submission.job_id].data)) as container:
+        assert (
+            sum(1 for _ in container.decode(video=0)) == sink.clips[submission.job_id].info.frames
+        )
+
+
+async def test_a_repeated_final_event_is_shown_once(core: BotCore, redis: ArqRedis) -> None:
+    sink = RecordingSink()
+    submission = await core.submit(ClipRequest(prompt="twice?", seed=1), ALICE)
+    record = await core.queue.record(submission.job_id)
+    info = ClipInfo(bytes=4, width=64, height=64, frames=9, fps=8, seed=1, model="m")
+    await redis.set(f"clipbot:clip:{submission.job_id}", b"mp4!")
+    done = JobEvent(
+        job_id=submission.job_id,
+        kind=EventKind.DONE,
+        request=record.request,
+        origin=record.origin,
+        clip=info,
+    )
+    for _ in range(3):
+        await events.publish(redis, done)
+    delivery = make_delivery(core, sink)
+    await delivery.consumer.ensure_group()
+    while await delivery.run_once(block_ms=100):
+        pass
+    assert len(sink.finals(submission.job_id)) == 1
+
+
+class HangingSink:
+    """An adapter that dies (is cancelled) in the middle of delivering."""
+
+    def __init__(self) -> None:
+        self.entered = asyncio.Event()
+
+    async def deliver(self, event: JobEvent, clip: ClipFile | None) -> str | None:
+        self.entered.set()
+        await asyncio.Event().wait()
+        return None
+
+
+async def test_events_not_acknowledged_before_a_restart_are_delivered_after_it(
+    core: BotCore,
+) -> None:
+    first = await core.submit(ClipRequest(prompt="one"), ALICE)
+    hanging = HangingSink()
+    crashed = asyncio.create_task(make_delivery(core, hanging).run())
+    await hanging.entered.wait()
+    crashed.cancel()  # the adapter process dies with the event read but not acknowledged
+    with contextlib.suppress(asyncio.CancelledError):
+        await crashed
+    second = await core.submit(ClipRequest(prompt="two"), ALICE)  # arrives while it is down
+
+    sink = RecordingSink()
+    restarted = make_delivery(core, sink)  # same consumer name, as after a restart
+    await restarted.consumer.ensure_group()
+    while await restarted.run_once(block_ms=100):
+        pass
+    assert sink.kinds(first.job_id) == [EventKind.QUEUED]
+    assert sink.kinds(second.job_id) == [EventKind.QUEUED]
+
+
+async def test_a_failed_delivery_is_retried(core: BotCore) -> None:
+    submission = await core.submit(ClipRequest(prompt="flaky network"), ALICE)
+    sink = RecordingSink(fail_times=1)
+    delivery = make_delivery(core, sink)
+    await delivery.consumer.ensure_group()
+    await delivery.run_once(block_ms=100)
+    assert sink.events == []
+    await delivery.run_once(block_ms=100)
+    assert sink.kinds(submission.job_id) == [EventKind.QUEUED]
+
+
+async def test_connect_retries_until_redis_appears() -> None:
+    port = free_port()
+    server = EmbeddedRedis(port=port)
+    loop = asyncio.get_running_loop()
+    loop.call_later(1.0, server.start)
+    try:
+        client = await connection.connect(f"redis://127.0.0.1:{port}/0", queue_name="q", wait_s=20)
+        assert await client.ping()
+        await client.aclose()
+    finally:
+        server.stop()
+
+
+async def test_connect_gives_up_with_one_clear_error_that_hides_the_password() -> None:
+    url = f"redis://:hunter2@127.0.0.1:{free_port()}/0"
+    with pytest.raises(QueueUnavailable) as caught:
+        await connection.connect(url, queue_name="q", wait_s=1)
+    assert "cannot reach Redis" in str(caught.value)
+    assert "hunter2" not in str(caught.value) and "***" in str(caught.value)
+
+
+def test_the_bot_exits_with_a_clear_line_when_redis_is_down(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "CLIPBOT_REDIS_URL": f"redis://127.0.0.1:{free_port()}/0",
+        "CLIPBOT_REDIS_WAIT_S": "2",
+    }
+    result = subprocess.run(
+        [*CLIPBOT, "run", "--console", "--no-worker", "--clips-dir", str(tmp_path)],
+        input=b"/video a fox\n",
+        env=env,
+        capture_output=True,
+        timeout=60,
+        cwd=tmp_path,
+    )
+    stderr = result.stderr.decode()
+    assert result.returncode == 2
+    assert "retrying in" in stderr  # it backed off before giving up
+    assert stderr.strip().splitlines()[-1].startswith("clipbot: cannot reach Redis at redis://")
+    assert "Traceback" not in stderr
