@@ -65,6 +65,8 @@ class Settings(BaseSettings):
     slack_app_token: SecretStr | None = None
     slack_signing_secret: SecretStr | None = None
     slack_api_url: str | None = None
+    slack_http_host: str = "0.0.0.0"
+    """Where HTTP mode (``clipbot run --slack-http-port``) listens."""
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
 
