@@ -69,7 +69,6 @@ class Lexicon:
         self._exact: dict[str, list[_Phrase]] = defaultdict(list)
         self._squeezed: dict[str, list[_Phrase]] = defaultdict(list)
         self._prefix: dict[str, list[_Phrase]] = defaultdict(list)
-        self.size = 0
         self.vocabulary: set[str] = set()
         for label, terms in labelled_terms.items():
             for term in terms:
@@ -92,7 +91,6 @@ class Lexicon:
         else:
             self._exact[first].append(phrase)
             self._squeezed[squeeze(first)].append(phrase)
-        self.size += 1
 
     def find(self, stream: Stream) -> Iterator[Match]:
         tokens, stretched = stream.tokens, stream.stretched

@@ -72,7 +72,6 @@ class Normalised:
     """A prompt folded for matching: the plain reading first, then the leetspeak reading when
     it differs."""
 
-    folded: str
     streams: tuple[Stream, ...]
 
     @property
@@ -209,5 +208,5 @@ def normalise(prompt: str) -> Normalised:
     plain = _stream(folded)
     leet_stream = _stream(decode_leet(folded), leet=True)
     if leet_stream.tokens == plain.tokens:
-        return Normalised(folded, (plain,))
-    return Normalised(folded, (plain, leet_stream))
+        return Normalised((plain,))
+    return Normalised((plain, leet_stream))

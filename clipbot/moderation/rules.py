@@ -92,6 +92,9 @@ def _gap(a: tuple[int, int, str], b: tuple[int, int, str]) -> int:
 class RuleSet:
     def __init__(self, groups: Mapping[str, Sequence[str]], categories: Sequence[Category]):
         self.categories = tuple(categories)
+        for category in categories:
+            if category.hard and category.liftable:
+                raise ValueError(f"category {category.name} cannot be both hard and liftable")
         names = {n.first for c in categories for n in c.near} | {
             n.second for c in categories for n in c.near
         }
