@@ -76,7 +76,12 @@ def _job_state_key(job_id: str) -> str:
 
 
 def _error_code(error: SlackApiError) -> str:
-    return str(error.response.get("error", "unknown_error"))
+    """Slack's error code (``not_in_channel``), or the HTTP status when the answer was not
+    Slack's JSON (a proxy's error page)."""
+    data = error.response.data
+    if isinstance(data, dict):
+        return str(data.get("error", "unknown_error"))
+    return f"http_{error.response.status_code}"
 
 
 class SlackAdapter:
@@ -391,6 +396,9 @@ class SlackAdapter:
                     file = (await self.client.files_info(file=file_id))["file"]
                 except SlackApiError as error:
                     log.warning("Slack: files.info %s failed: %s", file_id, _error_code(error))
+                    return
+                except (ClientError, TimeoutError) as error:
+                    log.warning("Slack: files.info %s failed: %r", file_id, error)
                     return
             if ts := _share_ts(file, event.origin.channel):
                 await self.core.link_message(event.origin, ts, event.job_id)
