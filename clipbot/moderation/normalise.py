@@ -206,7 +206,7 @@ def normalise(prompt: str) -> Normalised:
     """Fold ``prompt`` and split it into the token streams the rules match against."""
     folded = fold(prompt)
     plain = _stream(folded)
-    leet_stream = _stream(decode_leet(folded), leet=True)
+    leet_stream = _stream(decode_leet(_JOINER_RE.sub("", folded)), leet=True)
     if leet_stream.tokens == plain.tokens:
         return Normalised((plain,))
     return Normalised((plain, leet_stream))
