@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from aiohttp import web
+from aiohttp import WSMsgType, web
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_sdk.signature import SignatureVerifier
 
@@ -45,6 +45,9 @@ class FakeSlack:
     uploads: dict[str, bytes] = field(default_factory=dict)
     hooks: list[dict[str, Any]] = field(default_factory=list)
     failures: dict[tuple[str, str], str] = field(default_factory=dict)
+    envelopes: list[dict[str, Any]] = field(default_factory=list)
+    """Socket Mode: what the fake sends each client that connects."""
+    socket_acks: list[dict[str, Any]] = field(default_factory=list)
     _counter: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
     _changed: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -80,6 +83,7 @@ class FakeSlack:
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_post("/hook/{name}", self._hook)
+        app.router.add_get("/socket", self._socket)
         return app
 
     # -- handlers ----------------------------------------------------------------------------
@@ -119,6 +123,19 @@ class FakeSlack:
         self._changed.set()
         return web.Response(text="ok")
 
+    async def _socket(self, request: web.Request) -> web.WebSocketResponse:
+        """Socket Mode: send the envelopes, then record the client's acknowledgements."""
+        socket = web.WebSocketResponse()
+        await socket.prepare(request)
+        await socket.send_json({"type": "hello", "num_connections": 1})
+        for envelope in self.envelopes:
+            await socket.send_json(envelope)
+        async for frame in socket:
+            if frame.type is WSMsgType.TEXT:
+                self.socket_acks.append(json.loads(frame.data))
+                self._changed.set()
+        return socket
+
     # -- Web API methods ---------------------------------------------------------------------
 
     def _auth_test(self, args: dict[str, Any]) -> dict[str, Any]:
@@ -130,6 +147,9 @@ class FakeSlack:
             "user_id": BOT_USER,
             "bot_id": BOT_ID,
         }
+
+    def _apps_connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
+        return {"url": "ws" + self.base_url.removeprefix("http") + "/socket"}
 
     def _chat_postMessage(self, args: dict[str, Any]) -> dict[str, Any]:
         ts = self._ts()
