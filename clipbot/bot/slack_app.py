@@ -294,11 +294,9 @@ class SlackAdapter:
             with contextlib.suppress(SlackApiError):  # already deleted by hand
                 await self.client.files_delete(file=file_id)
         if status_ts := state.get("status_ts"):
+            text = messages.deleted_text(actor.user)
             await self.client.chat_update(
-                channel=actor.channel,
-                ts=status_ts,
-                text=messages.deleted_text(actor.user),
-                blocks=[],
+                channel=actor.channel, ts=status_ts, text=text, blocks=messages.text_blocks(text)
             )
 
     # -- outgoing: the delivery sink ----------------------------------------------------------
@@ -366,7 +364,8 @@ class SlackAdapter:
         channel = event.origin.channel
         thread = event.origin.thread or state.get("thread_ts")
         if thread is None:  # the status message never made it: start the thread now
-            thread = await self._show_status(event, state, messages.status_text(event), [])
+            text = messages.status_text(event)
+            thread = await self._show_status(event, state, text, messages.text_blocks(text))
         if "file_id" not in state:
             upload = await self.client.files_upload_v2(
                 channel=channel,

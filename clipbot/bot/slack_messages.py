@@ -115,6 +115,11 @@ def deleted_text(user: str) -> str:
     return f"🗑️ Clip deleted by <@{user}>."
 
 
+def text_blocks(text: str) -> list[dict[str, Any]]:
+    """Blocks that show only ``text``: an edit with these drops a message's buttons."""
+    return [_section(text)]
+
+
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
 

@@ -61,7 +61,7 @@ def tiny_renderer(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
     from clipbot.generator.loader import load_renderer
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         model=str(tiny_model_dir),
         device="cpu",
         cache_dir=tmp_path_factory.mktemp("cache"),

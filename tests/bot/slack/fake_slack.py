@@ -335,8 +335,8 @@ def signed_headers(
     headers = {
         "content-type": content_type,
         "x-slack-request-timestamp": stamp,
-        "x-slack-signature": SignatureVerifier(secret).generate_signature(
-            timestamp=stamp, body=raw
+        "x-slack-signature": str(
+            SignatureVerifier(secret).generate_signature(timestamp=stamp, body=raw)
         ),
     }
     if retry is not None:

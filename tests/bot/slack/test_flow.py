@@ -86,7 +86,7 @@ def file_share(fake: FakeSlack) -> dict[str, Any]:
 
 
 async def queued_of(core: BotCore, user: str) -> JobRecord:
-    records = await eventually(lambda: _some(core.queue.user_jobs(as_user(user))))
+    records: list[JobRecord] = await eventually(lambda: _some(core.queue.user_jobs(as_user(user))))
     assert len(records) == 1
     return records[0]
 
@@ -132,7 +132,7 @@ async def test_a_mention_gets_a_threaded_queued_reply_progress_and_a_playable_cl
     assert PROMPT in comment and "seed 7" in comment and tiny_renderer.model_name in comment
     [data] = fake_slack.uploads.values()
     assert len(data) == int(ask["length"])
-    with av.open(io.BytesIO(data)) as container:
+    with av.open(io.BytesIO(data), mode="r") as container:
         frames = list(container.decode(video=0))
     assert len(frames) >= 9 and (frames[0].width, frames[0].height) == (160, 96)
     assert all(call.token == BOT_TOKEN for call in fake_slack.calls)
@@ -194,7 +194,8 @@ async def test_x_by_the_requester_deletes_the_finished_clip(
         await fake_slack.wait_for(lambda: "deleted" in clip.message["text"])
 
     assert fake_slack.called("files.delete") == [{"file": file_id}]
-    assert fake_slack.files == {} and clip.message["blocks"] == []
+    assert fake_slack.files == {}
+    assert [block["type"] for block in clip.message["blocks"]] == ["section"]  # no buttons
     # Bob, who did not ask for it, was told so privately
     [refusal] = fake_slack.called("chat.postEphemeral")
     assert refusal["user"] == BOB and "Only the person who asked" in refusal["text"]
