@@ -26,11 +26,12 @@ Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 def _clean_text(value: str) -> str:
-    """Drop control characters (keeping spaces) and surrounding white space."""
+    """Drop control and invisible format characters (zero-width, bidi overrides), turn line
+    breaks and tabs into spaces, and trim: what is left is what a user sees."""
     kept = "".join(
         " " if ch in "\t\r\n" else ch
         for ch in value
-        if ch in "\t\r\n" or unicodedata.category(ch) not in ("Cc", "Cs")
+        if ch in "\t\r\n" or unicodedata.category(ch) not in ("Cc", "Cf", "Cs")
     )
     return kept.strip()
 

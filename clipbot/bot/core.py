@@ -16,6 +16,7 @@ from arq.connections import ArqRedis
 from clipbot.bot import grammar
 from clipbot.config import Settings
 from clipbot.errors import InvalidRequest, NotAllowed, PromptBlocked, UnknownJob
+from clipbot.generator import presets
 from clipbot.models import (
     MAX_SEED,
     TERMINAL_EVENTS,
@@ -107,13 +108,16 @@ class BotCore:
         return Submission(job_id=job_id, request=request, position=position)
 
     async def _check_model(self, request: ClipRequest) -> None:
-        if request.model is None:
-            return
+        """Refuse, before queueing, what no worker here could render."""
         served = await self.queue.live_models()
-        if served and request.model not in served:
+        if request.model is not None and served and request.model not in served:
             raise InvalidRequest(
                 f"Model {request.model!r} is not served here. Available: {', '.join(served)}."
             )
+        if len(served) > 1 and request.model is None:
+            return  # any of several models may take it; each worker checks its own rules
+        target = request.model or (served[0] if served else self.settings.model)
+        presets.validate(request, target)
 
     async def models(self) -> list[str]:
         return await self.queue.live_models()

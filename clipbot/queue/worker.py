@@ -133,8 +133,7 @@ class ClipWorker(Worker):
     def _gpu_claimed(self) -> bool:
         """True while a job in hand has not finished with the GPU."""
         return any(
-            not task.done() and job_id not in self._past_gpu
-            for job_id, task in self.tasks.items()
+            not task.done() and job_id not in self._past_gpu for job_id, task in self.tasks.items()
         )
 
     def _release_sem_dec_counter_on_complete(self) -> None:
