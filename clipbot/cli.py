@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,13 +16,15 @@ from clipbot.errors import ClipbotError
 
 
 def configure_logging(settings: Settings, *, quiet_libraries: bool = False) -> None:
+    # Download/loading progress bars of the Hugging Face libraries are noise in a service log.
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.basicConfig(
         level=settings.log_level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
     if quiet_libraries:
-        for name in ("arq", "httpx", "diffusers", "transformers"):
+        for name in ("arq", "httpx", "diffusers", "transformers", "sentence_transformers"):
             logging.getLogger(name).setLevel(logging.WARNING)
 
 

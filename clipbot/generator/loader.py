@@ -113,6 +113,7 @@ def pick_dtype(setting: str, device: torch.device) -> torch.dtype:
 def load_pipeline(source: ModelSource, dtype: torch.dtype) -> Any:
     import diffusers
 
+    diffusers.utils.logging.disable_progress_bar()  # a worker's log is no terminal
     pipeline_class = getattr(diffusers, source.preset.pipeline_class)
     try:
         url = source.single_file_url

@@ -73,7 +73,11 @@ class SemanticScreen:
     def _encode(self, texts: list[str]) -> Any:
         with self._lock:
             return self._model.encode(
-                texts, normalize_embeddings=True, convert_to_numpy=True, batch_size=64
+                texts,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                batch_size=64,
+                show_progress_bar=False,
             )
 
     def scores(self, texts: list[str]) -> list[SemanticHit]:
