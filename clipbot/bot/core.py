@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import secrets
 from dataclasses import dataclass
-from typing import Protocol
 
 from arq.connections import ArqRedis
 
@@ -26,21 +25,13 @@ from clipbot.models import (
     JobEvent,
     JobRecord,
     Origin,
-    Verdict,
 )
+from clipbot.moderation import AuditLog, Moderator
 from clipbot.queue import events
 from clipbot.queue.jobs import ClipQueue
 from clipbot.queue.limits import UserLimits
 
 DEFAULT_VARIATION_STRENGTH = 0.25
-
-
-class Screener(Protocol):
-    def screen(self, prompt: str, *, age_restricted: bool, workspace: str | None) -> Verdict: ...
-
-
-class Auditor(Protocol):
-    async def record(self, verdict: Verdict, prompt: str, origin: Origin) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -56,12 +47,12 @@ def new_seed() -> int:
 
 class BotCore:
     def __init__(
-        self, settings: Settings, redis: ArqRedis, screener: Screener, auditor: Auditor
+        self, settings: Settings, redis: ArqRedis, moderator: Moderator, audit: AuditLog
     ) -> None:
         self.settings = settings
         self.redis = redis
-        self.screener = screener
-        self.auditor = auditor
+        self.moderator = moderator
+        self.audit = audit
         self.queue = ClipQueue(
             redis, queue_name=settings.queue_name, record_ttl_s=settings.result_ttl_s
         )
@@ -86,12 +77,12 @@ class BotCore:
         shows the user (blocked, limit reached, bad model)."""
         await self._check_model(request)
         verdict = await asyncio.to_thread(
-            self.screener.screen,
+            self.moderator.screen,
             request.prompt,
             age_restricted=origin.age_restricted,
             workspace=origin.workspace,
         )
-        await self.auditor.record(verdict, request.prompt, origin)
+        await self.audit.record(verdict, request.prompt, origin)
         if verdict.blocked:
             raise PromptBlocked(
                 verdict.category or "policy", verdict.reason or "This prompt is not allowed here."
