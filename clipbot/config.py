@@ -77,10 +77,22 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(",") if part.strip()]
         return value
 
-    @field_validator("redis_url", "discord_api_url", "discord_gateway_url", "slack_api_url")
+    @field_validator(
+        "redis_url",
+        "moderation_policy",
+        "discord_token",
+        "discord_api_url",
+        "discord_gateway_url",
+        "slack_bot_token",
+        "slack_app_token",
+        "slack_signing_secret",
+        "slack_api_url",
+        mode="before",
+    )
     @classmethod
-    def _blank_is_unset(cls, value: str | None) -> str | None:
-        return value or None
+    def _blank_is_unset(cls, value: Any) -> Any:
+        """``CLIPBOT_DISCORD_TOKEN=`` in a .env file means "not set", not an empty token."""
+        return None if isinstance(value, str) and not value.strip() else value
 
     @property
     def discord_enabled(self) -> bool:

@@ -1,0 +1,29 @@
+# syntax=docker/dockerfile:1
+# Two images from one file:
+#   docker build --target bot -t clipbot-bot .       chat adapters only (no torch), ~300 MB
+#   docker build --target worker -t clipbot-worker . GPU worker: PyPI's torch wheel brings CUDA
+
+FROM python:3.11-slim AS source
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+WORKDIR /app
+COPY pyproject.toml README.md ./
+COPY clipbot ./clipbot
+
+FROM source AS bot
+# EXTRAS=bot,semantic adds the offline sentence model to moderation (pulls in torch).
+ARG EXTRAS=bot
+RUN pip install ".[${EXTRAS}]"
+RUN useradd --system --uid 10001 clipbot
+USER clipbot
+CMD ["clipbot", "run", "--no-worker"]
+
+FROM source AS worker
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+ && rm -rf /var/lib/apt/lists/*
+RUN pip install ".[worker]"
+RUN useradd --system --uid 10001 --create-home clipbot && mkdir /models && chown clipbot /models
+USER clipbot
+# Model weights are cached here; mount a volume so they are downloaded once.
+ENV HF_HOME=/models CLIPBOT_CACHE_DIR=/models/clipbot
+CMD ["clipbot", "worker"]
