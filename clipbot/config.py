@@ -36,7 +36,8 @@ class Settings(BaseSettings):
     compile: bool = False
     cache_threshold: float = Field(default=0.0, ge=0.0, le=1.0)
     cache_dir: Path = Path.home() / ".cache" / "clipbot"
-    job_timeout_s: int = Field(default=900, ge=5)
+    job_timeout_s: int = Field(default=300, ge=5)
+    """A job running longer is stopped; a dead worker's job is re-run this + 10 s later."""
     max_tries: int = Field(default=3, ge=1)
     result_ttl_s: int = Field(default=24 * 3600, ge=60)
 
