@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 import unicodedata
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -144,6 +144,11 @@ class JobRecord(BaseModel):
     origin: Origin
     status: EventKind = EventKind.QUEUED
     created: float = Field(default_factory=time.time)
+
+    def event(self, kind: EventKind, **fields: Any) -> JobEvent:
+        return JobEvent(
+            job_id=self.job_id, kind=kind, request=self.request, origin=self.origin, **fields
+        )
 
 
 class Action(StrEnum):

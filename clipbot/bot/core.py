@@ -22,7 +22,6 @@ from clipbot.models import (
     Action,
     ClipRequest,
     EventKind,
-    JobEvent,
     JobRecord,
     Origin,
 )
@@ -179,13 +178,7 @@ class BotCore:
             await self.queue.set_status(job_id, EventKind.CANCELLED)
             await events.publish(
                 self.redis,
-                JobEvent(
-                    job_id=job_id,
-                    kind=EventKind.CANCELLED,
-                    request=record.request,
-                    origin=record.origin,
-                    message="Cancelled before it started.",
-                ),
+                record.event(EventKind.CANCELLED, message="Cancelled before it started."),
             )
             await self.limits.release(record.origin, job_id)
         return record

@@ -10,7 +10,7 @@ from arq.connections import ArqRedis
 from arq.constants import abort_jobs_ss, in_progress_key_prefix, job_key_prefix
 
 from clipbot.errors import UnknownJob
-from clipbot.models import TERMINAL_EVENTS, ClipRequest, EventKind, JobEvent, JobRecord, Origin
+from clipbot.models import TERMINAL_EVENTS, ClipRequest, EventKind, JobRecord, Origin
 from clipbot.queue import events, keys
 
 JOB_FUNCTION = "render_clip"
@@ -41,18 +41,9 @@ class ClipQueue:
             _job_id=job_id,
             _queue_name=self.queue_name,
         )
+        position = await self.position(job_id) or 1
+        await events.publish(self.redis, record.event(EventKind.QUEUED, position=position))
         await self.redis.publish(keys.WAKEUP_CHANNEL, job_id)
-        position = await self.position(job_id) or 0
-        await events.publish(
-            self.redis,
-            JobEvent(
-                job_id=job_id,
-                kind=EventKind.QUEUED,
-                request=request,
-                origin=origin,
-                position=position,
-            ),
-        )
         return position
 
     async def position(self, job_id: str) -> int | None:

@@ -19,7 +19,6 @@ import os
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from arq import Worker
@@ -30,7 +29,7 @@ from redis.exceptions import RedisError
 from clipbot.config import Settings
 from clipbot.errors import ClipbotError, GenerationFailed
 from clipbot.generator.contract import EncodedClip, Renderer
-from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
+from clipbot.models import ClipInfo, ClipRequest, EventKind, JobRecord, Origin
 from clipbot.queue import events, keys, serialization
 from clipbot.queue.jobs import JOB_FUNCTION, ClipQueue
 from clipbot.queue.limits import UserLimits
@@ -41,21 +40,6 @@ log = logging.getLogger(__name__)
 IDLE_POLL_S = 0.5
 HEARTBEAT_S = 10.0
 PROGRESS_MIN_INTERVAL_S = 0.5
-
-
-@dataclass
-class JobContext:
-    """What one job's run needs; built per job from the worker's shared state."""
-
-    job_id: str
-    request: ClipRequest
-    origin: Origin
-    started: float = field(default_factory=time.monotonic)
-
-    def event(self, kind: EventKind, **fields: Any) -> JobEvent:
-        return JobEvent(
-            job_id=self.job_id, kind=kind, request=self.request, origin=self.origin, **fields
-        )
 
 
 class ClipWorker(Worker):
@@ -170,11 +154,12 @@ class ClipWorker(Worker):
     async def _run_job(
         self, ctx: dict[str, Any], request_data: dict[str, Any], origin_data: dict[str, Any]
     ) -> dict[str, Any]:
-        job = JobContext(
+        job = JobRecord(
             job_id=ctx["job_id"],
             request=ClipRequest.model_validate(request_data),
             origin=Origin.model_validate(origin_data),
         )
+        started = time.monotonic()
         try:
             info = await self.results.info(job.job_id)
             if info is None:
@@ -186,7 +171,7 @@ class ClipWorker(Worker):
         except asyncio.CancelledError:
             if job.job_id in self.aborting_tasks:
                 await self._finish(job, EventKind.CANCELLED, message="Cancelled.")
-            elif time.monotonic() - job.started >= self.settings.job_timeout_s - 1:
+            elif time.monotonic() - started >= self.settings.job_timeout_s - 1:
                 await self._finish(
                     job,
                     EventKind.FAILED,
@@ -208,12 +193,12 @@ class ClipWorker(Worker):
             self._done_with_gpu(job)
         return {}
 
-    def _done_with_gpu(self, job: JobContext) -> None:
+    def _done_with_gpu(self, job: JobRecord) -> None:
         """Let the worker pick up its next job (this one may still be encoding)."""
         self._past_gpu.add(job.job_id)
         self._wake.set()
 
-    async def _render_and_store(self, job: JobContext) -> ClipInfo:
+    async def _render_and_store(self, job: JobRecord) -> ClipInfo:
         async with self.gpu:
             await self.queue.set_status(job.job_id, EventKind.STARTED)
             await events.publish(self.pool, job.event(EventKind.STARTED, position=0))
@@ -239,7 +224,7 @@ class ClipWorker(Worker):
         await self.results.put(job.job_id, clip, info)
         return info
 
-    async def _render(self, job: JobContext) -> Any:
+    async def _render(self, job: JobRecord) -> Any:
         """Run the pipeline in a thread; report progress; stop it between steps if cancelled."""
         loop = asyncio.get_running_loop()
         stop = threading.Event()
@@ -279,7 +264,7 @@ class ClipWorker(Worker):
             with contextlib.suppress(asyncio.CancelledError):
                 await reporter
 
-    async def _finish(self, job: JobContext, kind: EventKind, **fields: Any) -> None:
+    async def _finish(self, job: JobRecord, kind: EventKind, **fields: Any) -> None:
         await self.queue.set_status(job.job_id, kind)
         await events.publish(self.pool, job.event(kind, **fields))
         await self.limits.release(job.origin, job.job_id)
@@ -291,13 +276,4 @@ class ClipWorker(Worker):
                 record = await self.queue.record(job_id)
             except ClipbotError:
                 continue
-            await events.publish(
-                self.pool,
-                JobEvent(
-                    job_id=job_id,
-                    kind=EventKind.QUEUED,
-                    request=record.request,
-                    origin=record.origin,
-                    position=position,
-                ),
-            )
+            await events.publish(self.pool, record.event(EventKind.QUEUED, position=position))
