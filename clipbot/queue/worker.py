@@ -69,7 +69,9 @@ class ClipWorker(Worker):
                     self._run_job,
                     name=JOB_FUNCTION,
                     timeout=settings.job_timeout_s,
-                    max_tries=settings.max_tries,
+                    # one more than allowed, so the last call can tell the user (arq itself
+                    # would drop the job silently)
+                    max_tries=settings.max_tries + 1,
                 )
             ],
             redis_pool=redis,
@@ -160,6 +162,14 @@ class ClipWorker(Worker):
             origin=Origin.model_validate(origin_data),
         )
         started = time.monotonic()
+        if ctx["job_try"] > self.settings.max_tries:
+            await self._finish(
+                job,
+                EventKind.FAILED,
+                message=f"This clip stopped its worker {self.settings.max_tries} times "
+                "and was given up; try a shorter or smaller clip.",
+            )
+            return {}
         try:
             info = await self.results.info(job.job_id)
             if info is None:

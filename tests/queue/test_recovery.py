@@ -16,6 +16,7 @@ from pathlib import Path
 import av
 import pytest
 from arq.connections import ArqRedis
+from arq.constants import retry_key_prefix
 
 from clipbot.bot.core import BotCore
 from clipbot.bot.delivery import ClipFile, Delivery, Sink
@@ -25,7 +26,8 @@ from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
 from clipbot.queue import connection, events
 from clipbot.queue.embedded import EmbeddedRedis, free_port
 from clipbot.queue.results import ResultStore
-from tests.doubles import RecordingSink
+from tests.conftest import WorkerFactory
+from tests.doubles import RecordingSink, StepRenderer
 
 pytestmark = pytest.mark.redis
 
@@ -210,3 +212,26 @@ def test_the_bot_exits_with_a_clear_line_when_redis_is_down(tmp_path: Path) -> N
     assert "retrying in" in stderr  # it backed off before giving up
     assert stderr.strip().splitlines()[-1].startswith("clipbot: cannot reach Redis at redis://")
     assert "Traceback" not in stderr
+
+
+async def test_a_job_that_kept_killing_its_workers_is_given_up_with_a_message(
+    core: BotCore, settings: Settings, start_worker: WorkerFactory
+) -> None:
+    submission = await core.submit(ClipRequest(prompt="poison"), ALICE)
+    # what arq's retry counter holds after max_tries runs that each took their worker down
+    await core.redis.set(retry_key_prefix + submission.job_id, settings.max_tries)
+    sink = RecordingSink()
+    renderer = StepRenderer()
+    delivery = asyncio.create_task(make_delivery(core, sink).run())
+    try:
+        async with start_worker(renderer):
+            await sink.wait_for(lambda: bool(sink.finals(submission.job_id)))
+    finally:
+        delivery.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await delivery
+    [final] = sink.finals(submission.job_id)
+    assert final.kind is EventKind.FAILED
+    assert f"stopped its worker {settings.max_tries} times" in (final.message or "")
+    assert renderer.rendered == []
+    assert await core.limits.in_flight(ALICE) == 0
