@@ -105,9 +105,12 @@ def decode_leet(folded: str) -> str:
 def _join_single_letters(tokens: list[str], leet: bool) -> tuple[list[str], set[int]]:
     """Join runs of three or more one-letter tokens (``n u d e`` -> ``nude``). A leading
     ``a`` or ``i`` in a longer run is kept apart: it is usually the article or pronoun. In the
-    leetspeak reading a lone digit counts as its letter (``n u d 3``)."""
+    leetspeak reading a lone digit counts as its letter (``n u d 3``). A token that is one
+    letter repeated counts as that letter inside a run (``n a k e ddd``), but is kept whole
+    outside one (``kkk``)."""
     out: list[str] = []
     run: list[str] = []
+    originals: list[str] = []
     joined: set[int] = set()
 
     def flush() -> None:
@@ -120,14 +123,16 @@ def _join_single_letters(tokens: list[str], leet: bool) -> tuple[list[str], set[
                 joined.add(len(out))
                 out.append("".join(run))
         else:
-            out.extend(run)
+            out.extend(originals)
         run.clear()
+        originals.clear()
 
     for token in tokens:
         if leet and token in LEET:
             token = LEET[token]
-        if len(token) == 1 and token.isalpha():
-            run.append(token)
+        if token.isalpha() and len(set(token)) == 1:
+            run.append(token[0])
+            originals.append(token)
         else:
             flush()
             out.append(token)

@@ -3,6 +3,7 @@ import string
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from clipbot.moderation import screen
 from clipbot.moderation.normalise import normalise
 
 
@@ -66,3 +67,10 @@ def test_any_unicode_never_raises(text: str) -> None:
 def test_folding_is_idempotent_on_plain_ascii(text: str) -> None:
     once = " ".join(tokens(text))
     assert " ".join(tokens(once)) == once
+
+
+def test_a_repeated_letter_inside_a_spaced_run_counts_as_one_letter() -> None:
+    assert tokens("n a k e ddd woman") == ["naked", "woman"]
+    assert tokens("nnn aaaaa kkk eeeee ddddd") == ["naked"]
+    # Outside a run of single letters the token is left alone (and still means the Klan).
+    assert screen("a kkk rally").category == "hate"
