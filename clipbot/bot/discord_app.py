@@ -17,6 +17,7 @@ newer event supersedes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
 import re
@@ -33,7 +34,7 @@ from clipbot.bot import discord_text as text
 from clipbot.bot.core import BotCore, Submission
 from clipbot.bot.delivery import ClipFile
 from clipbot.config import Settings
-from clipbot.errors import ClipbotError, UnknownJob
+from clipbot.errors import ClipbotError, ConfigError, UnknownJob
 from clipbot.generator.presets import preset_names
 from clipbot.models import (
     ASPECTS,
@@ -97,6 +98,20 @@ class ClipClient(discord.Client):
         self.tree.add_command(video)
         self.tree.add_command(queue)
         self.tree.add_command(cancel)
+        self.tree.on_error = self.on_command_error  # type: ignore[method-assign]
+
+    async def on_command_error(
+        self, interaction: discord.Interaction[Any], error: app_commands.AppCommandError
+    ) -> None:
+        """A bug or an outage, not a refusal (those are answered where they happen): log it
+        and tell the user, rather than leave "thinking…" spinning."""
+        log.error("/%s failed", interaction.command and interaction.command.name, exc_info=error)
+        notice = "Something went wrong on our side; the details are in the bot's log."
+        with contextlib.suppress(discord.HTTPException):
+            if interaction.response.is_done():
+                await interaction.followup.send(notice, ephemeral=True)
+            else:
+                await interaction.response.send_message(notice, ephemeral=True)
 
     async def setup_hook(self) -> None:
         self.add_dynamic_items(ClipButton)
@@ -181,7 +196,7 @@ class DiscordAdapter:
     async def run(self) -> None:
         """Log in, sync the commands, serve the gateway until cancelled; close on the way out."""
         if self.settings.discord_token is None:
-            raise ClipbotError("CLIPBOT_DISCORD_TOKEN is not set")
+            raise ConfigError("CLIPBOT_DISCORD_TOKEN is not set")
         point_at(self.settings)
         async with self.client:
             await self.client.start(self.settings.discord_token.get_secret_value())

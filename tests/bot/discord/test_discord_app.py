@@ -10,9 +10,11 @@ import av
 import pytest
 from arq.connections import ArqRedis
 
+from clipbot.app import RunOptions, build_adapters
 from clipbot.bot.core import BotCore
 from clipbot.bot.delivery import ClipFile
 from clipbot.bot.discord_app import DiscordAdapter
+from clipbot.config import Settings
 from clipbot.generator.contract import Renderer
 from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, JobRecord, Origin
 from tests.bot.discord.fake_discord import (
@@ -277,3 +279,48 @@ async def test_a_prompt_from_an_age_restricted_channel_is_screened_as_such(
 
     (job,) = await queued_jobs(core)
     assert job.origin.age_restricted and job.origin.channel == str(NSFW_CHANNEL_ID)
+
+
+async def test_cancel_stops_the_requesters_queued_job_and_says_so_on_its_status_message(
+    bot: DiscordAdapter, fake_discord: FakeDiscord, core: BotCore
+) -> None:
+    command = slash("video", ALICE_MEMBER, prompt="a paper boat")
+    await fake_discord.dispatch("INTERACTION_CREATE", command)
+    await fake_discord.wait_for(lambda: fake_discord.matching("PATCH", command["token"]))
+    cancel = slash("cancel", ALICE_MEMBER)
+    await fake_discord.dispatch("INTERACTION_CREATE", cancel)
+    await fake_discord.wait_for(
+        lambda: [
+            r
+            for r in fake_discord.matching("PATCH", command["token"])
+            if (r.content or "").startswith("❌")
+        ]
+    )
+
+    (answer,) = await fake_discord.wait_for(
+        lambda: fake_discord.matching("POST", f"^/webhooks/\\d+/{cancel['token']}$")
+    )
+    assert await queued_jobs(core) == []
+    assert answer.content == "Cancel requested."
+
+
+def test_clipbot_run_starts_the_discord_adapter_when_a_token_is_set(
+    core: BotCore, discord_settings: Settings
+) -> None:
+    adapters = build_adapters(core, discord_settings, RunOptions())
+    assert [type(adapter) for adapter in adapters] == [DiscordAdapter]
+
+
+async def test_an_unexpected_failure_is_reported_to_the_user_instead_of_thinking_forever(
+    bot: DiscordAdapter, fake_discord: FakeDiscord, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> None:
+        raise ConnectionError("redis went away")
+
+    monkeypatch.setattr(bot.core, "submit", broken)
+    command = slash("video", ALICE_MEMBER, prompt="a red fox")
+    await fake_discord.dispatch("INTERACTION_CREATE", command)
+    (notice,) = await fake_discord.wait_for(
+        lambda: fake_discord.matching("POST", f"^/webhooks/\\d+/{command['token']}$")
+    )
+    assert "went wrong on our side" in (notice.content or "")
