@@ -105,8 +105,11 @@ class ClipWorker(Worker):
         self._past_gpu &= self.tasks.keys()
         self.allow_pick_jobs = not self._gpu_claimed()
         await super()._poll_iteration()
+        # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the event
+        # is set, and the worker would then never stop.
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), IDLE_POLL_S)
+            async with asyncio.timeout(IDLE_POLL_S):
+                await self._wake.wait()
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         # arq would start every job it read while slots are free; take one at a time, and
