@@ -6,22 +6,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from arq.connections import ArqRedis
 
 from clipbot.bot.core import BotCore
+from clipbot.bot.delivery import Delivery, Sink
 from clipbot.config import Settings
 from clipbot.generator.contract import Renderer
 from clipbot.moderation import AuditLog, Moderator
 from clipbot.queue import connection
 from clipbot.queue.embedded import EmbeddedRedis
+from clipbot.queue.results import ResultStore
 from clipbot.queue.worker import ClipWorker
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+T = TypeVar("T")
 
 
 @pytest.fixture(scope="session")
@@ -30,6 +33,20 @@ def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from clipbot.generator.tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny-ltx", "ltx")
+
+
+@pytest.fixture(scope="session")
+def tiny_renderer(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Renderer:
+    """A real renderer on the tiny model, loaded once per session."""
+    from clipbot.generator.loader import load_renderer
+
+    settings = Settings(
+        _env_file=None,  # type: ignore[call-arg]
+        model=str(tiny_model_dir),
+        device="cpu",
+        cache_dir=tmp_path_factory.mktemp("cache"),
+    )
+    return load_renderer(settings)
 
 
 @pytest.fixture(scope="session")
@@ -97,3 +114,34 @@ def start_worker(settings: Settings) -> WorkerFactory:
             await worker.close()
 
     return run
+
+
+@contextlib.asynccontextmanager
+async def delivering(
+    core: BotCore, sink: Sink, platform: str = "console", consumer: str = "test"
+) -> AsyncIterator[Delivery]:
+    """Delivery reading ``platform``'s event stream into ``sink``, as `clipbot run` does."""
+    delivery = Delivery(
+        core.redis,
+        core.queue,
+        ResultStore(core.redis, core.settings.result_ttl_s),
+        platform,
+        sink,
+        consumer=consumer,
+        progress_interval_s=0.0,
+    )
+    task = asyncio.create_task(delivery.run())
+    try:
+        yield delivery
+    finally:
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+
+async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:
+    """Poll ``probe`` until it returns something other than None."""
+    async with asyncio.timeout(timeout):
+        while (value := await probe()) is None:
+            await asyncio.sleep(0.05)
+    return value

@@ -3,20 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TypeVar
 
 import pytest
 from arq.connections import ArqRedis
 
 from clipbot.bot.core import BotCore
-from clipbot.bot.delivery import Delivery
 from clipbot.config import Settings
 from clipbot.errors import LimitReached, NotAllowed
 from clipbot.models import ClipRequest, EventKind, Origin
-from clipbot.queue.results import ResultStore
-from tests.conftest import WorkerFactory, make_core
+from tests.conftest import WorkerFactory, delivering, eventually, make_core
 from tests.doubles import RecordingSink, StepRenderer
 
 pytestmark = pytest.mark.redis
@@ -26,41 +22,12 @@ ALICE = Origin(platform="console", channel="c1", user="alice")
 BOB = Origin(platform="console", channel="c1", user="bob")
 
 
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 5.0) -> T:
-    async with asyncio.timeout(timeout):
-        while (value := await probe()) is None:
-            await asyncio.sleep(0.05)
-    return value
-
-
-@contextlib.asynccontextmanager
-async def delivering(
-    core: BotCore, settings: Settings, sink: RecordingSink, consumer: str = "test"
-) -> AsyncIterator[Delivery]:
-    delivery = Delivery(
-        core.redis,
-        core.queue,
-        ResultStore(core.redis, settings.result_ttl_s),
-        "console",
-        sink,
-        consumer=consumer,
-        progress_interval_s=0.0,
-    )
-    task = asyncio.create_task(delivery.run())
-    try:
-        yield delivery
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
 async def test_a_clip_goes_from_enqueue_to_delivery_with_progress(
     core: BotCore, settings: Settings, start_worker: WorkerFactory
 ) -> None:
     sink = RecordingSink()
     renderer = StepRenderer(steps=4, step_s=0.6)
-    async with start_worker(renderer), delivering(core, settings, sink):
+    async with start_worker(renderer), delivering(core, sink):
         submission = await core.submit(ClipRequest(prompt="a red fox", seed=3), ALICE)
         await sink.wait_for(lambda: bool(sink.finals(submission.job_id)))
         linked = await eventually(
@@ -108,7 +75,7 @@ async def test_positions_are_announced_again_when_the_line_moves(
     sink = RecordingSink()
     first = await core.submit(ClipRequest(prompt="first"), ALICE)
     second = await core.submit(ClipRequest(prompt="second"), BOB)
-    async with start_worker(StepRenderer(steps=2, step_s=0.2)), delivering(core, settings, sink):
+    async with start_worker(StepRenderer(steps=2, step_s=0.2)), delivering(core, sink):
         await sink.wait_for(lambda: bool(sink.finals(second.job_id)))
     positions = [
         e.position for e in sink.events if e.job_id == second.job_id and e.kind is EventKind.QUEUED
@@ -128,7 +95,7 @@ async def test_cancelling_a_queued_job_removes_it_and_frees_the_slot(
         await core.cancel(submission.job_id, BOB)
     await core.cancel(submission.job_id, ALICE)
     assert await core.limits.in_flight(ALICE) == 0
-    async with start_worker(renderer), delivering(core, settings, sink):
+    async with start_worker(renderer), delivering(core, sink):
         await sink.wait_for(lambda: bool(sink.finals(submission.job_id)))
         await asyncio.sleep(1.0)  # give the worker a chance to (wrongly) run it
     assert [e.kind for e in sink.finals(submission.job_id)] == [EventKind.CANCELLED]
@@ -140,7 +107,7 @@ async def test_cancelling_a_running_job_stops_the_render_within_a_step(
 ) -> None:
     sink = RecordingSink()
     renderer = StepRenderer(steps=50, step_s=0.1)
-    async with start_worker(renderer), delivering(core, settings, sink):
+    async with start_worker(renderer), delivering(core, sink):
         submission = await core.submit(ClipRequest(prompt="long one"), ALICE)
         await sink.wait_for(lambda: EventKind.PROGRESS in sink.kinds(submission.job_id))
         await core.cancel(submission.job_id, ALICE)
@@ -157,7 +124,7 @@ async def test_a_failing_render_is_reported_and_the_worker_serves_the_next_job(
     core: BotCore, settings: Settings, start_worker: WorkerFactory
 ) -> None:
     sink = RecordingSink()
-    async with start_worker(StepRenderer(fail_on="boom")), delivering(core, settings, sink):
+    async with start_worker(StepRenderer(fail_on="boom")), delivering(core, sink):
         bad = await core.submit(ClipRequest(prompt="boom"), ALICE)
         good = await core.submit(ClipRequest(prompt="fine"), ALICE)
         await sink.wait_for(lambda: bool(sink.finals(bad.job_id) and sink.finals(good.job_id)))

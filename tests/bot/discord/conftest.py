@@ -5,19 +5,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import discord
 import pytest
 from pydantic import SecretStr
 
 from clipbot.bot.core import BotCore
-from clipbot.bot.delivery import Delivery
 from clipbot.bot.discord_app import DiscordAdapter
 from clipbot.config import Settings
-from clipbot.generator.contract import Renderer
-from clipbot.queue.results import ResultStore
 from tests.bot.discord.fake_discord import GUILD_ID, FakeDiscord
+from tests.conftest import delivering
 
 
 @pytest.fixture
@@ -53,32 +50,11 @@ async def bot(
 ) -> AsyncIterator[DiscordAdapter]:
     """The adapter's own ``run()`` (login, command sync, gateway) and its event delivery."""
     adapter = DiscordAdapter(core, discord_settings)
-    tasks = [
-        asyncio.create_task(adapter.run()),
-        asyncio.create_task(
-            Delivery(
-                core.redis,
-                core.queue,
-                ResultStore(core.redis, discord_settings.result_ttl_s),
-                "discord",
-                adapter,
-                consumer="test",
-                progress_interval_s=0.0,
-            ).run()
-        ),
-    ]
-    async with asyncio.timeout(10):
-        await fake_discord.identified.wait()
-    yield adapter
-    for task in tasks:
-        task.cancel()
-    for task in tasks:
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-@pytest.fixture(scope="session")
-def tiny_renderer(tiny_model_dir: Path) -> Renderer:
-    from clipbot.generator.loader import load_renderer
-
-    return load_renderer(Settings(_env_file=None, model=str(tiny_model_dir), device="cpu"))
+    running = asyncio.create_task(adapter.run())
+    async with delivering(core, adapter, "discord"):
+        async with asyncio.timeout(10):
+            await fake_discord.identified.wait()
+        yield adapter
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running

@@ -3,10 +3,7 @@ pointed at it, Delivery feeding the adapter, and the tiny real model."""
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
-from pathlib import Path
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 import pytest
@@ -15,11 +12,8 @@ from pydantic import SecretStr
 from slack_bolt.response import BoltResponse
 
 from clipbot.bot.core import BotCore
-from clipbot.bot.delivery import Delivery
 from clipbot.bot.slack_app import SlackAdapter
 from clipbot.config import Settings
-from clipbot.generator.contract import Renderer
-from clipbot.queue.results import ResultStore
 from tests.bot.slack.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, bolt_request
 
 T = TypeVar("T")
@@ -54,47 +48,6 @@ def slack_settings(settings: Settings, fake_slack: FakeSlack) -> Settings:
 @pytest.fixture
 def slack(core: BotCore, slack_settings: Settings) -> SlackAdapter:
     return SlackAdapter(core, slack_settings)
-
-
-@pytest.fixture(scope="module")
-def tiny_renderer(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Renderer:
-    from clipbot.generator.loader import load_renderer
-
-    settings = Settings(
-        _env_file=None,
-        model=str(tiny_model_dir),
-        device="cpu",
-        cache_dir=tmp_path_factory.mktemp("cache"),
-    )
-    return load_renderer(settings)
-
-
-@contextlib.asynccontextmanager
-async def delivering(core: BotCore, adapter: SlackAdapter) -> AsyncIterator[Delivery]:
-    """Delivery reading the Slack event stream and calling the adapter, as `clipbot run` does."""
-    delivery = Delivery(
-        core.redis,
-        core.queue,
-        ResultStore(core.redis, core.settings.result_ttl_s),
-        "slack",
-        adapter,
-        consumer="test",
-        progress_interval_s=0.0,
-    )
-    task = asyncio.create_task(delivery.run())
-    try:
-        yield delivery
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-
-
-async def eventually(probe: Callable[[], Awaitable[T | None]], timeout: float = 10.0) -> T:
-    async with asyncio.timeout(timeout):
-        while (value := await probe()) is None:
-            await asyncio.sleep(0.05)
-    return value
 
 
 async def dispatch(adapter: SlackAdapter, body: dict[str, Any], **options: Any) -> BoltResponse:

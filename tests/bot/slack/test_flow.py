@@ -16,10 +16,10 @@ from clipbot.bot.core import BotCore
 from clipbot.bot.slack_app import SlackAdapter
 from clipbot.generator.contract import EncodedClip, ProgressFn, Renderer, StopFn
 from clipbot.models import ClipRequest, EventKind, JobRecord, Origin
-from tests.bot.slack.conftest import delivering, dispatch, eventually
+from tests.bot.slack.conftest import dispatch
 from tests.bot.slack.fake_slack import ALICE, BOB, BOT_TOKEN, CHANNEL, FakeSlack, button, mention
 from tests.bot.slack.fake_slack import reaction as reaction_event
-from tests.conftest import WorkerFactory
+from tests.conftest import WorkerFactory, delivering, eventually
 from tests.doubles import StepRenderer
 
 pytestmark = pytest.mark.redis
@@ -106,7 +106,7 @@ async def test_a_mention_gets_a_threaded_queued_reply_progress_and_a_playable_cl
     start_worker: WorkerFactory,
     tiny_renderer: Renderer,
 ) -> None:
-    async with delivering(core, slack):
+    async with delivering(core, slack, "slack"):
         clip = await clip_from_mention(
             core,
             slack,
@@ -145,7 +145,7 @@ async def test_repeat_and_shuffle_reactions_on_the_clip_queue_a_regeneration_and
     start_worker: WorkerFactory,
     tiny_renderer: Renderer,
 ) -> None:
-    async with delivering(core, slack):
+    async with delivering(core, slack, "slack"):
         clip = await clip_from_mention(core, slack, fake_slack, start_worker, tiny_renderer)
         # Bob reacts on the result message, Alice on the clip's own file message
         share_ts = file_share(fake_slack)["ts"]
@@ -170,7 +170,7 @@ async def test_repeat_and_shuffle_reactions_on_the_clip_queue_a_regeneration_and
 async def test_the_buttons_on_the_clip_do_what_the_reactions_do(
     core: BotCore, slack: SlackAdapter, fake_slack: FakeSlack, start_worker: WorkerFactory
 ) -> None:
-    async with delivering(core, slack):
+    async with delivering(core, slack, "slack"):
         clip = await clip_from_mention(core, slack, fake_slack, start_worker, StepRenderer(steps=1))
         labels = [e["action_id"] for e in clip.message["blocks"][-1]["elements"]]
         assert labels == ["clipbot_regenerate", "clipbot_vary", "clipbot_cancel"]
@@ -185,7 +185,7 @@ async def test_the_buttons_on_the_clip_do_what_the_reactions_do(
 async def test_x_by_the_requester_deletes_the_finished_clip(
     core: BotCore, slack: SlackAdapter, fake_slack: FakeSlack, start_worker: WorkerFactory
 ) -> None:
-    async with delivering(core, slack):
+    async with delivering(core, slack, "slack"):
         clip = await clip_from_mention(core, slack, fake_slack, start_worker, StepRenderer(steps=1))
         [file_id] = fake_slack.files
         await dispatch(slack, reaction_event("x", user=BOB, ts=clip.message["ts"]))
@@ -204,7 +204,7 @@ async def test_x_by_the_requester_deletes_the_finished_clip(
 async def test_the_cancel_button_stops_a_queued_job(
     core: BotCore, slack: SlackAdapter, fake_slack: FakeSlack
 ) -> None:
-    async with delivering(core, slack):
+    async with delivering(core, slack, "slack"):
         await dispatch(slack, mention(PROMPT, ts=MENTION_TS))
         await fake_slack.wait_for(lambda: fake_slack.thread(CHANNEL, MENTION_TS))
         status = fake_slack.thread(CHANNEL, MENTION_TS)[0]

@@ -11,7 +11,7 @@ import pytest
 from clipbot.bot.core import BotCore
 from clipbot.bot.slack_app import SlackAdapter
 from clipbot.models import EventKind, JobRecord, Origin
-from tests.bot.slack.conftest import delivering, dispatch, eventually
+from tests.bot.slack.conftest import dispatch
 from tests.bot.slack.fake_slack import (
     ALICE,
     BOB,
@@ -22,6 +22,7 @@ from tests.bot.slack.fake_slack import (
     reaction,
     slash_command,
 )
+from tests.conftest import delivering, eventually
 
 pytestmark = pytest.mark.redis
 
@@ -91,7 +92,7 @@ async def test_the_slash_command_queues_and_its_status_message_starts_a_thread(
     core: BotCore, slack: SlackAdapter, fake_slack: FakeSlack
 ) -> None:
     command = slash_command("a paper boat --len 2", response_url=fake_slack.hook_url())
-    async with delivering(core, slack):
+    async with delivering(core, slack, "slack"):
         assert (await dispatch(slack, command)).status == 200
         await fake_slack.wait_for(lambda: fake_slack.called("chat.postMessage"))
     [status] = fake_slack.called("chat.postMessage")
@@ -123,7 +124,7 @@ async def test_not_in_channel_is_logged_told_to_the_user_and_the_job_cancelled(
         "a quiet forest", channel="C0PRIVATE", response_url=fake_slack.hook_url()
     )
     caplog.set_level(logging.ERROR, logger="clipbot.bot.slack_app")
-    async with delivering(core, slack):
+    async with delivering(core, slack, "slack"):
         await dispatch(slack, elsewhere)
         await fake_slack.wait_for(lambda: fake_slack.hooks)
         # the app keeps serving: the next prompt, in a channel it is in, is answered

@@ -15,8 +15,8 @@ from clipbot.bot.core import BotCore
 from clipbot.bot.slack_app import SlackAdapter
 from clipbot.config import Settings
 from clipbot.errors import ConfigError
-from tests.bot.slack.conftest import eventually
 from tests.bot.slack.fake_slack import FakeSlack, encode, mention, signed_headers
+from tests.conftest import eventually
 
 pytestmark = pytest.mark.redis
 
