@@ -21,7 +21,7 @@ from arq.constants import retry_key_prefix
 from clipbot.bot.core import BotCore
 from clipbot.bot.delivery import ClipFile, Delivery, Sink
 from clipbot.config import Settings
-from clipbot.errors import QueueUnavailable
+from clipbot.errors import ConfigError, QueueUnavailable
 from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
 from clipbot.queue import connection, events
 from clipbot.queue.embedded import EmbeddedRedis, free_port
@@ -235,3 +235,13 @@ async def test_a_job_that_kept_killing_its_workers_is_given_up_with_a_message(
     assert f"stopped its worker {settings.max_tries} times" in (final.message or "")
     assert renderer.rendered == []
     assert await core.limits.in_flight(ALICE) == 0
+
+
+def test_without_redis_url_or_redis_server_the_error_says_what_to_install(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no redis-server anywhere
+    with pytest.raises(ConfigError) as caught:
+        EmbeddedRedis()
+    message = str(caught.value)
+    assert "apt-get install redis-server" in message and "CLIPBOT_REDIS_URL" in message
