@@ -7,14 +7,19 @@ a reaction or button on a delivered clip -> regenerate, vary or cancel.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
 
 from arq.connections import ArqRedis
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from clipbot.bot import grammar
 from clipbot.config import Settings
-from clipbot.errors import InvalidRequest, NotAllowed, PromptBlocked, UnknownJob
+from clipbot.errors import InvalidRequest, NotAllowed, PromptBlocked, QueueUnavailable, UnknownJob
 from clipbot.generator import presets
 from clipbot.models import (
     MAX_SEED,
@@ -31,6 +36,24 @@ from clipbot.queue.jobs import ClipQueue
 from clipbot.queue.limits import UserLimits
 
 DEFAULT_VARIATION_STRENGTH = 0.25
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _queue_errors(method: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R]]:
+    """Redis being unreachable is an outage the user should hear about in words."""
+
+    @functools.wraps(method)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError):
+            raise QueueUnavailable(
+                "The clip queue is unreachable right now; try again in a minute."
+            ) from None
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -64,6 +87,7 @@ class BotCore:
 
     # -- new clips -------------------------------------------------------------------------
 
+    @_queue_errors
     async def submit_text(
         self, text: str, origin: Origin, *, max_bytes: int | None = None
     ) -> Submission:
@@ -71,6 +95,7 @@ class BotCore:
         extra = {} if max_bytes is None else {"max_bytes": max_bytes}
         return await self.submit(grammar.parse(text, **extra), origin)
 
+    @_queue_errors
     async def submit(self, request: ClipRequest, origin: Origin) -> Submission:
         """Screen, admit and queue a request. Raises a ``ClipbotError`` whose text the adapter
         shows the user (blocked, limit reached, bad model)."""
@@ -109,20 +134,24 @@ class BotCore:
         target = request.model or (served[0] if served else self.settings.model)
         presets.validate(request, target)
 
+    @_queue_errors
     async def models(self) -> list[str]:
         return await self.queue.live_models()
 
     # -- reactions and buttons -------------------------------------------------------------
 
+    @_queue_errors
     async def job_for_message(self, origin: Origin, message: str) -> str:
         job_id = await self.queue.job_for_message(origin.platform, origin.channel, message)
         if job_id is None:
             raise UnknownJob("That message is not a clip this bot knows (it may have expired).")
         return job_id
 
+    @_queue_errors
     async def link_message(self, origin: Origin, message: str, job_id: str) -> None:
         await self.queue.link_message(origin.platform, origin.channel, message, job_id)
 
+    @_queue_errors
     async def regenerate(self, job_id: str, actor: Origin) -> Submission:
         """Same request, new seed."""
         record = await self.queue.record(job_id)
@@ -136,6 +165,7 @@ class BotCore:
         )
         return await self.submit(request, self._follow_up_origin(record, actor))
 
+    @_queue_errors
     async def vary(self, job_id: str, actor: Origin) -> Submission:
         """Same seed, its starting noise nudged towards a second seed's noise."""
         record = await self.queue.record(job_id)
@@ -149,6 +179,7 @@ class BotCore:
         )
         return await self.submit(request, self._follow_up_origin(record, actor))
 
+    @_queue_errors
     async def act(self, action: Action, job_id: str, actor: Origin) -> Submission | None:
         if action is Action.REGENERATE:
             return await self.regenerate(job_id, actor)
@@ -164,6 +195,7 @@ class BotCore:
 
     # -- cancel and status -----------------------------------------------------------------
 
+    @_queue_errors
     async def cancel(self, job_id: str, actor: Origin) -> JobRecord:
         """Stop a queued or running job. Only its requester or a moderator may. Returns the
         record so an adapter can, for a finished clip, delete the message instead."""
@@ -183,6 +215,7 @@ class BotCore:
             await self.limits.release(record.origin, job_id)
         return record
 
+    @_queue_errors
     async def jobs_of(self, origin: Origin) -> list[tuple[JobRecord, int | None]]:
         """The user's unfinished jobs with their queue positions (0 = rendering)."""
         return [

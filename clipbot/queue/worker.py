@@ -24,7 +24,9 @@ from typing import Any
 from arq import Worker
 from arq.connections import ArqRedis
 from arq.worker import func
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from clipbot.config import Settings
 from clipbot.errors import ClipbotError, GenerationFailed
@@ -40,6 +42,7 @@ log = logging.getLogger(__name__)
 IDLE_POLL_S = 0.5
 HEARTBEAT_S = 10.0
 PROGRESS_MIN_INTERVAL_S = 0.5
+REDIS_RETRY_S = 2.0
 
 
 class ClipWorker(Worker):
@@ -104,7 +107,13 @@ class ClipWorker(Worker):
         self._wake.clear()
         self._past_gpu &= self.tasks.keys()
         self.allow_pick_jobs = not self._gpu_claimed()
-        await super()._poll_iteration()
+        try:
+            await super()._poll_iteration()
+        except (RedisConnectionError, RedisTimeoutError) as error:
+            # Redis restarting or the network blinking: keep the model loaded and wait it out.
+            log.warning("Redis unavailable (%s); retrying in %.0fs", error, REDIS_RETRY_S)
+            await asyncio.sleep(REDIS_RETRY_S)
+            return
         # Not asyncio.wait_for: on 3.11 it swallows a cancellation that arrives as the event
         # is set, and the worker would then never stop.
         with contextlib.suppress(TimeoutError):

@@ -7,9 +7,12 @@ from arq.connections import ArqRedis
 
 from clipbot.bot.core import DEFAULT_VARIATION_STRENGTH, BotCore
 from clipbot.config import Settings
-from clipbot.errors import InvalidRequest, NotAllowed, PromptBlocked, UnknownJob
+from clipbot.errors import InvalidRequest, NotAllowed, PromptBlocked, QueueUnavailable, UnknownJob
 from clipbot.models import Action, ClipRequest, Origin
 from clipbot.moderation.audit import AUDIT_STREAM
+from clipbot.queue import connection
+from clipbot.queue.embedded import EmbeddedRedis
+from tests.conftest import make_core
 
 pytestmark = pytest.mark.redis
 
@@ -82,3 +85,15 @@ async def test_a_length_the_model_cannot_make_is_refused_before_queueing(
     with pytest.raises(InvalidRequest, match=r"at most|frames"):
         await core.submit(ClipRequest(prompt="a fox", length_s=9), ALICE)
     assert await redis.zcard(settings.queue_name) == 0
+
+
+async def test_an_unreachable_queue_is_explained_to_the_user(settings: Settings) -> None:
+    server = EmbeddedRedis().start()
+    redis = await connection.connect(server.url, queue_name=settings.queue_name)
+    core = make_core(settings.model_copy(update={"redis_url": server.url}), redis)
+    server.stop()
+    try:
+        with pytest.raises(QueueUnavailable, match="try again in a minute"):
+            await core.submit(ClipRequest(prompt="a fox"), ALICE)
+    finally:
+        await redis.aclose()

@@ -26,7 +26,7 @@ from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
 from clipbot.queue import connection, events
 from clipbot.queue.embedded import EmbeddedRedis, free_port
 from clipbot.queue.results import ResultStore
-from tests.conftest import WorkerFactory
+from tests.conftest import WorkerFactory, delivering, make_core
 from tests.doubles import RecordingSink, StepRenderer
 
 pytestmark = pytest.mark.redis
@@ -245,3 +245,26 @@ def test_without_redis_url_or_redis_server_the_error_says_what_to_install(
         EmbeddedRedis()
     message = str(caught.value)
     assert "apt-get install redis-server" in message and "CLIPBOT_REDIS_URL" in message
+
+
+async def test_the_worker_rides_out_a_redis_restart(
+    settings: Settings, start_worker: WorkerFactory
+) -> None:
+    server = EmbeddedRedis(port=free_port()).start()
+    try:
+        async with start_worker(StepRenderer(), redis_url=server.url) as worker:
+            await asyncio.sleep(0.5)
+            server.stop()
+            await asyncio.sleep(3.0)  # the worker polls into a dead Redis meanwhile
+            server.start()
+            redis = await connection.connect(server.url, queue_name=settings.queue_name)
+            core = make_core(settings.model_copy(update={"redis_url": server.url}), redis)
+            sink = RecordingSink()
+            async with delivering(core, sink):
+                submission = await core.submit(ClipRequest(prompt="after the outage"), ALICE)
+                await sink.wait_for(lambda: bool(sink.finals(submission.job_id)))
+            await redis.aclose()
+            assert worker.jobs_complete == 1
+    finally:
+        server.stop()
+    assert sink.finals(submission.job_id)[0].kind is EventKind.DONE
