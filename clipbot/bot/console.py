@@ -14,7 +14,7 @@ from typing import TextIO
 from clipbot.bot.core import BotCore, Submission
 from clipbot.bot.delivery import ClipFile
 from clipbot.errors import ClipbotError, InvalidRequest
-from clipbot.models import REACTION_ACTIONS, Action, EventKind, JobEvent, Origin
+from clipbot.models import REACTION_ACTIONS, TERMINAL_EVENTS, Action, EventKind, JobEvent, Origin
 
 log = logging.getLogger(__name__)
 
@@ -140,6 +140,8 @@ class ConsoleAdapter:
 
     async def deliver(self, event: JobEvent, clip: ClipFile | None) -> str | None:
         number = self.numbers.get(event.job_id)
+        if number is None and event.kind not in TERMINAL_EVENTS:
+            return None  # its submit reply (which gives it a number) has not been printed yet
         label = f"[{number}]" if number is not None else f"[job {event.job_id[:8]}]"
         if event.kind is EventKind.QUEUED:
             if self.positions.get(event.job_id) != event.position:
@@ -160,7 +162,7 @@ class ConsoleAdapter:
             )
         else:
             self.say(f"{label} {event.kind.value}: {event.message or ''}".rstrip())
-        if event.kind in (EventKind.DONE, EventKind.FAILED, EventKind.CANCELLED):
+        if event.kind in TERMINAL_EVENTS:
             self.unfinished.discard(event.job_id)
             if not self.unfinished:
                 self._all_done.set()
