@@ -34,13 +34,7 @@ class ClipQueue:
         await self.save(record)
         await self.redis.zadd(keys.user_jobs(origin.platform, origin.user), {job_id: time.time()})
         await self.redis.expire(keys.user_jobs(origin.platform, origin.user), self.record_ttl_s)
-        await self.redis.enqueue_job(
-            JOB_FUNCTION,
-            request.model_dump(mode="json"),
-            origin.model_dump(mode="json"),
-            _job_id=job_id,
-            _queue_name=self.queue_name,
-        )
+        await self.redis.enqueue_job(JOB_FUNCTION, _job_id=job_id, _queue_name=self.queue_name)
         position = await self.position(job_id) or 1
         await events.publish(self.redis, record.event(EventKind.QUEUED, position=position))
         await self.redis.publish(keys.WAKEUP_CHANNEL, job_id)

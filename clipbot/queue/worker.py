@@ -31,7 +31,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from clipbot.config import Settings
 from clipbot.errors import ClipbotError, GenerationFailed
 from clipbot.generator.contract import EncodedClip, Renderer
-from clipbot.models import ClipInfo, ClipRequest, EventKind, JobRecord, Origin
+from clipbot.models import ClipInfo, EventKind, JobRecord
 from clipbot.queue import events, keys, serialization
 from clipbot.queue.jobs import JOB_FUNCTION, ClipQueue
 from clipbot.queue.limits import UserLimits
@@ -165,14 +165,14 @@ class ClipWorker(Worker):
 
     # -- the job ---------------------------------------------------------------------------
 
-    async def _run_job(
-        self, ctx: dict[str, Any], request_data: dict[str, Any], origin_data: dict[str, Any]
-    ) -> dict[str, Any]:
-        job = JobRecord(
-            job_id=ctx["job_id"],
-            request=ClipRequest.model_validate(request_data),
-            origin=Origin.model_validate(origin_data),
-        )
+    async def _run_job(self, ctx: dict[str, Any]) -> dict[str, Any]:
+        # The job's request and origin live in its record, not in arq's payload: arq logs its
+        # arguments, and an origin carries reply handles (a Discord interaction token).
+        try:
+            job = await self.queue.record(ctx["job_id"])
+        except ClipbotError:
+            log.error("job %s has no record (expired before it ran); dropped", ctx["job_id"])
+            return {}
         started = time.monotonic()
         if ctx["job_try"] > self.settings.max_tries:
             await self._finish(
