@@ -135,6 +135,8 @@ class FakeDiscord:
     def __init__(self) -> None:
         self.requests: list[Request] = []
         self.expired_tokens: set[str] = set()
+        self.deleted_messages: set[str] = set()
+        """Message ids that REST calls on (edit, reply, delete) answer with Unknown Message."""
         self.throttles: list[Throttle] = []
         self.identified = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -281,6 +283,8 @@ class FakeDiscord:
             return _json(commands)
         if parts[0] == "interactions":
             return self._callback(parts[1], r)
+        if self._names_deleted_message(r):
+            return _json({"message": "Unknown Message", "code": 10008}, status=404)
         if parts[0] == "webhooks" and parts[2] in self.expired_tokens:
             return _json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
         if r.method == "DELETE":
@@ -292,6 +296,14 @@ class FakeDiscord:
             message_id = parts[3] if len(parts) > 3 else str(snowflake())
             return _json(self._message(message_id, int(parts[1]), r))
         return _json({"message": f"unknown route {r.method} {r.path}", "code": 0}, status=404)
+
+    def _names_deleted_message(self, r: Request) -> bool:
+        """A request on a deleted message, by its path or as the message a reply refers to."""
+        if any(part in self.deleted_messages for part in r.path.strip("/").split("/")):
+            return True
+        body = r.json if isinstance(r.json, dict) else {}
+        reference = body.get("message_reference") or {}
+        return str(reference.get("message_id")) in self.deleted_messages
 
     def _callback(self, interaction_id: str, r: Request) -> web.Response:
         kind = r.json["type"]
