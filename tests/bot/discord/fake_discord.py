@@ -25,6 +25,9 @@ NSFW_CHANNEL_ID = 3001
 ALICE = 4000
 BOB = 4001
 MANAGE_MESSAGES = 1 << 13
+EVERYONE = (1 << 6) | (1 << 10) | (1 << 11) | (1 << 16)
+"""Add reactions, view channel, send messages, read history: what members of a server usually
+have (discord.py grants nothing in a channel to someone who cannot view it)."""
 DISCORD_EPOCH_MS = 1420070400000
 
 Json = dict[str, Any]
@@ -92,7 +95,7 @@ def guild_create() -> Json:
         "emojis": [],
         "stickers": [],
         "roles": [
-            {"id": str(GUILD_ID), "name": "@everyone", "permissions": "0", "position": 0},
+            {"id": str(GUILD_ID), "name": "@everyone", "permissions": str(EVERYONE), "position": 0},
             {"id": str(MOD_ROLE_ID), "name": "mods", "permissions": str(MANAGE_MESSAGES)},
         ],
         "channels": [text_channel(CHANNEL_ID), text_channel(NSFW_CHANNEL_ID, nsfw=True)],

@@ -305,3 +305,22 @@ async def test_a_reaction_on_a_clip_deleted_meanwhile_queues_nothing_and_the_cli
 
     assert listing.content == "You have no clips queued or rendering."  # nothing orphaned
     assert len(await queued_jobs(core)) == 1  # the clip's own job only
+
+
+async def test_a_cancel_reaction_by_a_member_with_manage_messages_cancels_anyones_job(
+    bot: DiscordAdapter, fake_discord: FakeDiscord, core: BotCore
+) -> None:
+    # the permission comes from the guild's role, as the bot's cache resolves it
+    command, status_id = await a_status_message(fake_discord, "a paper boat")
+    (job,) = await queued_jobs(core)
+    moderator = member(BOB, "bob", moderator=True)
+    await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction(status_id, "❌", moderator, BOB))
+    await fake_discord.wait_for(
+        lambda: [
+            r
+            for r in fake_discord.matching("PATCH", command["token"])
+            if (r.content or "").startswith("❌")
+        ]
+    )
+
+    assert (await core.queue.record(job.job_id)).status is EventKind.CANCELLED
