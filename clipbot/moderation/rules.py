@@ -1,8 +1,10 @@
 """Category rules: named phrase groups from ``data/rules.toml`` combined per category.
 
-A category fires when one of its ``any`` groups matches, or when two groups of a ``near`` pair
-match within a window of tokens. Everything is found in one pass per token stream (one lexicon
-for all groups, one people index); the combination step only looks at what was found.
+A category fires when one of its ``any`` groups matches, when two groups of a ``near`` pair
+match within a window of tokens, or when the groups of a ``chain`` match in order, each within
+its gap of the one before (a group, then "are all", then a slur on the group's character; a
+gap of 0 means adjacent). Everything is found in one pass per token stream (one lexicon for all
+groups, one people index); the combination step only looks at what was found.
 """
 
 from __future__ import annotations
@@ -42,11 +44,18 @@ class Near:
 
 
 @dataclass(frozen=True, slots=True)
+class Chain:
+    groups: tuple[str, ...]  # matched in this order, each starting after the previous ends
+    gaps: tuple[int, ...]  # most tokens between consecutive matches, one fewer than groups
+
+
+@dataclass(frozen=True, slots=True)
 class Category:
     name: str
     reason: str
     any: tuple[str, ...] = ()
     near: tuple[Near, ...] = ()
+    chain: tuple[Chain, ...] = ()
     hard: bool = False  # no policy can lift it
     liftable: bool = False  # a server policy may allow it in age-restricted channels
 
@@ -95,9 +104,11 @@ class RuleSet:
         for category in categories:
             if category.hard and category.liftable:
                 raise ValueError(f"category {category.name} cannot be both hard and liftable")
-        names = {n.first for c in categories for n in c.near} | {
-            n.second for c in categories for n in c.near
-        }
+        names = (
+            {n.first for c in categories for n in c.near}
+            | {n.second for c in categories for n in c.near}
+            | {g for c in categories for ch in c.chain for g in ch.groups}
+        )
         wanted = names | {g for c in categories for g in c.any} | {BENIGN}
         missing = wanted - set(groups) - {REAL_PERSON, MINOR_AGE}
         if missing:
@@ -123,12 +134,14 @@ class RuleSet:
                 if "near" in spec
                 else ()
             )
+            chain = tuple(_chain(spec_chain) for spec_chain in spec.get("chain", ()))
             categories.append(
                 Category(
                     name=name,
                     reason=spec["reason"],
                     any=tuple(spec.get("any", ())),
                     near=near,
+                    chain=chain,
                     hard=bool(spec.get("hard", False)),
                     liftable=bool(spec.get("liftable", False)),
                 )
@@ -194,4 +207,37 @@ class RuleSet:
                     if gap < 0 or (near.window and gap > near.window):
                         continue
                     return [f"{near.first}:{a[2]}", f"{near.second}:{b[2]}"]
+        for chain in category.chain:
+            path = _follow(chain, groups, 0, None)
+            if path:
+                return [f"{g}:{span[2]}" for g, span in zip(chain.groups, path, strict=True)]
         return []
+
+
+def _chain(spec: Sequence[str | int]) -> Chain:
+    """``["a", 1, "b", 4, "c"]``: group names alternating with the gaps between them."""
+    groups = tuple(str(g) for g in spec[0::2])
+    gaps = tuple(int(g) for g in spec[1::2])
+    if len(groups) < 2 or len(gaps) != len(groups) - 1:
+        raise ValueError(f"a chain alternates groups and gaps: {list(spec)!r}")
+    return Chain(groups, gaps)
+
+
+def _follow(
+    chain: Chain,
+    groups: Mapping[str, list[tuple[int, int, str]]],
+    index: int,
+    previous: tuple[int, int, str] | None,
+) -> list[tuple[int, int, str]]:
+    """Spans for ``chain.groups[index:]``, each after ``previous`` within its gap, or []."""
+    for span in groups.get(chain.groups[index], ()):
+        if previous is not None:
+            gap = span[0] - previous[1]
+            if gap < 0 or gap > chain.gaps[index - 1]:
+                continue
+        if index == len(chain.groups) - 1:
+            return [span]
+        rest = _follow(chain, groups, index + 1, span)
+        if rest:
+            return [span, *rest]
+    return []
