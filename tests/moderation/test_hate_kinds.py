@@ -119,3 +119,17 @@ def test_chain_needs_its_groups_in_order_within_their_gaps(prompt: str, fires: b
 def test_chain_spec_must_alternate_groups_and_gaps() -> None:
     with pytest.raises(ValueError, match="alternates"):
         RuleSet.from_toml(CHAIN_RULES.replace('["who", 1, "claim", 2, "trait"]', '["who", 1]'))
+
+
+@pytest.mark.parametrize(
+    ("prompt", "action"),
+    [
+        ("an ISIS style beheading in a city square", "block"),
+        ("a news report on the Taliban takeover", "allow"),
+        # Monsters beside a nationality are genre, not hate.
+        ("a Chinese zombie movie from the 80s", "allow"),
+        ("a Japanese alien invasion anime", "allow"),
+    ],
+)
+def test_terror_style_and_monster_genres(prompt: str, action: str) -> None:
+    assert screen(prompt).action == action
