@@ -400,6 +400,11 @@ class DiscordAdapter:
                 await status.edit(content=notice, delete_after=NOTICE_TTL_S)
             else:
                 await messages.send(notice, delete_after=NOTICE_TTL_S)
+        except discord.HTTPException as error:
+            if error.code not in GONE:
+                raise
+            # deleted between the reaction and the answer: nothing to answer under
+            log.info("reaction on message %s: it is gone (%s)", payload.message_id, error.code)
 
     # -- delivery ----------------------------------------------------------------------------
 
