@@ -41,7 +41,7 @@ def tiny_renderer(tiny_model_dir: Path, tmp_path_factory: pytest.TempPathFactory
     from clipbot.generator.loader import load_renderer
 
     settings = Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         model=str(tiny_model_dir),
         device="cpu",
         cache_dir=tmp_path_factory.mktemp("cache"),
@@ -58,7 +58,7 @@ def redis_server() -> Iterator[EmbeddedRedis]:
 @pytest.fixture
 def settings(redis_server: EmbeddedRedis, tmp_path: Path) -> Settings:
     return Settings(
-        _env_file=None,  # type: ignore[call-arg]
+        _env_file=None,
         redis_url=redis_server.url,
         redis_wait_s=2.0,
         cache_dir=tmp_path / "cache",
