@@ -18,9 +18,6 @@ USER clipbot
 CMD ["clipbot", "run", "--no-worker"]
 
 FROM source AS worker
-RUN apt-get update \
- && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
- && rm -rf /var/lib/apt/lists/*
 RUN pip install ".[worker]"
 RUN useradd --system --uid 10001 --create-home clipbot && mkdir /models && chown clipbot /models
 USER clipbot
