@@ -11,7 +11,7 @@ import functools
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from arq.connections import ArqRedis
 from redis.exceptions import ConnectionError as RedisConnectionError
@@ -155,29 +155,18 @@ class BotCore:
     async def regenerate(self, job_id: str, actor: Origin) -> Submission:
         """Same request, new seed."""
         record = await self.queue.record(job_id)
-        request = record.request.model_copy(
-            update={
-                "seed": new_seed(),
-                "variation_seed": None,
-                "variation_strength": 0.0,
-                "parent_job_id": job_id,
-            }
+        return await self._follow_up(
+            record, actor, seed=new_seed(), variation_seed=None, variation_strength=0.0
         )
-        return await self.submit(request, self._follow_up_origin(record, actor))
 
     @_queue_errors
     async def vary(self, job_id: str, actor: Origin) -> Submission:
         """Same seed, its starting noise nudged towards a second seed's noise."""
         record = await self.queue.record(job_id)
-        request = record.request.model_copy(
-            update={
-                "variation_seed": new_seed(),
-                "variation_strength": record.request.variation_strength
-                or DEFAULT_VARIATION_STRENGTH,
-                "parent_job_id": job_id,
-            }
+        strength = record.request.variation_strength or DEFAULT_VARIATION_STRENGTH
+        return await self._follow_up(
+            record, actor, variation_seed=new_seed(), variation_strength=strength
         )
-        return await self.submit(request, self._follow_up_origin(record, actor))
 
     @_queue_errors
     async def act(self, action: Action, job_id: str, actor: Origin) -> Submission | None:
@@ -188,10 +177,12 @@ class BotCore:
         await self.cancel(job_id, actor)
         return None
 
-    @staticmethod
-    def _follow_up_origin(record: JobRecord, actor: Origin) -> Origin:
-        """A follow-up belongs to whoever asked for it, answered where the clip was."""
-        return actor.model_copy(update={"thread": actor.thread or record.origin.thread})
+    async def _follow_up(self, record: JobRecord, actor: Origin, **changes: Any) -> Submission:
+        """A new clip from a delivered one's request. It belongs to whoever asked for it and
+        is answered where the clip was (its thread)."""
+        request = record.request.model_copy(update={**changes, "parent_job_id": record.job_id})
+        origin = actor.model_copy(update={"thread": actor.thread or record.origin.thread})
+        return await self.submit(request, origin)
 
     # -- cancel and status -----------------------------------------------------------------
 
