@@ -1,7 +1,7 @@
 import json
 
 import pytest
-import redis.asyncio as aioredis
+from arq.connections import ArqRedis
 
 from clipbot.config import Settings
 from clipbot.models import Origin, Verdict
@@ -14,10 +14,10 @@ ORIGIN = Origin(platform="discord", channel="c1", user="u1", workspace="g1")
 BLOCK = Verdict(action="block", category="sexual", reason="no", matched=["sexual:nude"])
 
 
-async def test_record_writes_hash_not_prompt_by_default(moderation_redis: aioredis.Redis) -> None:
-    audit = AuditLog(moderation_redis, Settings(audit_max_entries=100))
+async def test_record_writes_hash_not_prompt_by_default(redis: ArqRedis) -> None:
+    audit = AuditLog(redis, Settings(audit_max_entries=100))
     await audit.record(BLOCK, "a nude statue", ORIGIN)
-    [(_, fields)] = await moderation_redis.xrange(AUDIT_STREAM)
+    [(_, fields)] = await redis.xrange(AUDIT_STREAM)
     entry = {k.decode(): v.decode() for k, v in fields.items()}
     assert entry["prompt_sha256"] == prompt_hash("a nude statue")
     assert "prompt" not in entry
@@ -27,17 +27,17 @@ async def test_record_writes_hash_not_prompt_by_default(moderation_redis: aiored
 
 
 async def test_raw_prompt_is_kept_when_the_operator_turns_it_on(
-    moderation_redis: aioredis.Redis,
+    redis: ArqRedis,
 ) -> None:
-    audit = AuditLog(moderation_redis, Settings(audit_raw_prompts=True, audit_max_entries=100))
+    audit = AuditLog(redis, Settings(audit_raw_prompts=True, audit_max_entries=100))
     await audit.record(Verdict(action="allow"), "a fox in snow", ORIGIN)
-    [(_, fields)] = await moderation_redis.xrange(AUDIT_STREAM)
+    [(_, fields)] = await redis.xrange(AUDIT_STREAM)
     assert fields[b"prompt"] == b"a fox in snow"
 
 
-async def test_stream_is_capped(moderation_redis: aioredis.Redis) -> None:
-    audit = AuditLog(moderation_redis, Settings(audit_max_entries=100))
+async def test_stream_is_capped(redis: ArqRedis) -> None:
+    audit = AuditLog(redis, Settings(audit_max_entries=100))
     for i in range(1500):
         await audit.record(Verdict(action="allow"), f"prompt {i}", ORIGIN)
     # MAXLEN ~ trims whole macro-nodes, so the length stays near the cap, not exactly at it.
-    assert await moderation_redis.xlen(AUDIT_STREAM) < 400
+    assert await redis.xlen(AUDIT_STREAM) < 400
