@@ -23,7 +23,7 @@ BOB = Origin(platform="console", channel="c1", user="bob")
 
 
 async def test_a_clip_goes_from_enqueue_to_delivery_with_progress(
-    core: BotCore, settings: Settings, start_worker: WorkerFactory
+    core: BotCore, start_worker: WorkerFactory
 ) -> None:
     sink = RecordingSink()
     renderer = StepRenderer(steps=4, step_s=0.6)
@@ -70,7 +70,7 @@ async def test_three_waiting_jobs_have_positions_one_two_three(core: BotCore) ->
 
 
 async def test_positions_are_announced_again_when_the_line_moves(
-    core: BotCore, settings: Settings, start_worker: WorkerFactory
+    core: BotCore, start_worker: WorkerFactory
 ) -> None:
     sink = RecordingSink()
     first = await core.submit(ClipRequest(prompt="first"), ALICE)
@@ -85,7 +85,7 @@ async def test_positions_are_announced_again_when_the_line_moves(
 
 
 async def test_cancelling_a_queued_job_removes_it_and_frees_the_slot(
-    core: BotCore, settings: Settings, start_worker: WorkerFactory
+    core: BotCore, start_worker: WorkerFactory
 ) -> None:
     sink = RecordingSink()
     renderer = StepRenderer()
@@ -103,7 +103,7 @@ async def test_cancelling_a_queued_job_removes_it_and_frees_the_slot(
 
 
 async def test_cancelling_a_running_job_stops_the_render_within_a_step(
-    core: BotCore, settings: Settings, start_worker: WorkerFactory
+    core: BotCore, start_worker: WorkerFactory
 ) -> None:
     sink = RecordingSink()
     renderer = StepRenderer(steps=50, step_s=0.1)
@@ -121,7 +121,7 @@ async def test_cancelling_a_running_job_stops_the_render_within_a_step(
 
 
 async def test_a_failing_render_is_reported_and_the_worker_serves_the_next_job(
-    core: BotCore, settings: Settings, start_worker: WorkerFactory
+    core: BotCore, start_worker: WorkerFactory
 ) -> None:
     sink = RecordingSink()
     async with start_worker(StepRenderer(fail_on="boom")), delivering(core, sink):
