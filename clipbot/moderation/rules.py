@@ -1,10 +1,12 @@
 """Category rules: named phrase groups from ``data/rules.toml`` combined per category.
 
-A category fires when one of its ``any`` groups matches, when two groups of a ``near`` pair
-match within a window of tokens, or when the groups of a ``chain`` match in order, each within
-its gap of the one before (a group, then "are all", then a slur on the group's character; a
-gap of 0 means adjacent). Everything is found in one pass per token stream (one lexicon for all
-groups, one people index); the combination step only looks at what was found.
+A category fires when one of its ``any`` groups matches, when an ``unless`` group matches and
+none of its counter groups does ("adult video" unless "wearing formal attire"), when two
+groups of a ``near`` pair match within a window of tokens, or when the groups of a ``chain``
+match in order, each within its gap of the one before (a group, then "are all", then a slur on
+the group's character; a gap of 0 means adjacent). Everything is found in one pass per token
+stream (one lexicon for all groups, one people index); the combination step only looks at what
+was found.
 """
 
 from __future__ import annotations
@@ -50,10 +52,17 @@ class Chain:
 
 
 @dataclass(frozen=True, slots=True)
+class Unless:
+    group: str
+    counters: tuple[str, ...]  # any of these matching anywhere in the prompt stops ``group``
+
+
+@dataclass(frozen=True, slots=True)
 class Category:
     name: str
     reason: str
     any: tuple[str, ...] = ()
+    unless: tuple[Unless, ...] = ()
     near: tuple[Near, ...] = ()
     chain: tuple[Chain, ...] = ()
     hard: bool = False  # no policy can lift it
@@ -106,6 +115,7 @@ class RuleSet:
                 raise ValueError(f"category {category.name} cannot be both hard and liftable")
         names = (
             {n.first for c in categories for n in c.near}
+            | {g for c in categories for u in c.unless for g in (u.group, *u.counters)}
             | {n.second for c in categories for n in c.near}
             | {g for c in categories for ch in c.chain for g in ch.groups}
         )
@@ -140,6 +150,7 @@ class RuleSet:
                     name=name,
                     reason=spec["reason"],
                     any=tuple(spec.get("any", ())),
+                    unless=tuple(Unless(u[0], tuple(u[1:])) for u in spec.get("unless", ())),
                     near=near,
                     chain=chain,
                     hard=bool(spec.get("hard", False)),
@@ -193,6 +204,9 @@ class RuleSet:
         for name in category.any:
             if groups.get(name):
                 return [f"{name}:{term}" for _, _, term in groups[name]]
+        for unless in category.unless:
+            if groups.get(unless.group) and not any(groups.get(c) for c in unless.counters):
+                return [f"{unless.group}:{term}" for _, _, term in groups[unless.group]]
         for near in category.near:
             for a in groups.get(near.first, ()):
                 for b in groups.get(near.second, ()):

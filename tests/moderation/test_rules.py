@@ -4,6 +4,9 @@ development set is checked in test_dev_set.py)."""
 import pytest
 
 from clipbot.moderation import screen
+from clipbot.moderation.normalise import normalise
+from clipbot.moderation.people import PeopleIndex
+from clipbot.moderation.rules import RuleSet
 
 BLOCKED = {
     "sexual_minors": ["a naked child posing on a bed", "a sexy 14 year old", "loli hentai"],
@@ -104,3 +107,41 @@ def test_reason_never_shows_rule_internals() -> None:
     assert verdict.reason is not None
     assert "naked" not in verdict.reason
     assert verdict.matched  # kept for the audit log
+
+
+@pytest.mark.parametrize(
+    ("prompt", "action"),
+    [
+        ("a sex party on a rooftop", "block"),
+        ("a sex education class, everyone fully clothed", "allow"),
+        ("nudity at a beach party", "block"),
+        ("nudity in art history, a lecture at the museum", "allow"),
+        # An act stays sexual however the people are dressed.
+        ("a couple having sex, fully clothed", "block"),
+        ("portrait of a woman in a raincoat, no nudity", "allow"),
+        ("a nude woman, no nudity filter", "block"),
+        ("a marble statue without genitals or nipples", "allow"),
+    ],
+)
+def test_sex_as_a_topic_yields_to_a_dressed_or_art_setting(prompt: str, action: str) -> None:
+    assert screen(prompt).action == action, screen(prompt).matched
+
+
+UNLESS_RULES = """
+[groups]
+benign = []
+topic = ["party"]
+dressed = ["in suits"]
+[categories.test]
+reason = "test"
+unless = [["topic", "dressed"]]
+"""
+
+
+@pytest.mark.parametrize(
+    ("prompt", "fires"), [("a party", True), ("a party in suits", False), ("in suits", False)]
+)
+def test_unless_group_fires_only_without_its_counters(prompt: str, fires: bool) -> None:
+    rules = RuleSet.from_toml(UNLESS_RULES)
+    found = rules.find(normalise(prompt), PeopleIndex([], []))
+    assert bool(rules.evaluate(found)) is fires
