@@ -145,3 +145,25 @@ def test_unless_group_fires_only_without_its_counters(prompt: str, fires: bool) 
     rules = RuleSet.from_toml(UNLESS_RULES)
     found = rules.find(normalise(prompt), PeopleIndex([], []))
     assert bool(rules.evaluate(found)) is fires
+
+
+@pytest.mark.parametrize(
+    ("prompt", "action"),
+    [
+        # What a real person does in sport or on stage is not violence done to them ...
+        ("Lionel Messi kicking a ball into the net", "allow"),
+        ("Mike Tyson punching a heavy bag", "allow"),
+        ("Rafael Nadal beating Roger Federer at Wimbledon", "allow"),
+        ("Lionel Messi executed a perfect free kick", "allow"),
+        # ... but the person attacked, or attacking someone, is a deepfake.
+        ("John Wick shoots Barack Obama", "block"),
+        ("Donald Trump punching a reporter", "block"),
+        ("Joe Biden being slapped at a rally", "block"),
+        ("Lionel Messi kicked in the face", "block"),
+    ],
+)
+def test_real_person_violence_needs_a_victim_not_a_sport(prompt: str, action: str) -> None:
+    verdict = screen(prompt)
+    assert verdict.action == action, verdict.matched
+    if action == "block":
+        assert verdict.category == "deepfake"
