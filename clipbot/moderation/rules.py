@@ -102,6 +102,10 @@ def _common_words() -> frozenset[str]:
     )
 
 
+def _inside(start: int, end: int, spans: list[tuple[int, int]]) -> bool:
+    return any(s <= start and end <= e for s, e in spans)
+
+
 def _gap(a: tuple[int, int, str], b: tuple[int, int, str]) -> int:
     """Tokens between two spans; negative when they overlap."""
     return max(b[0] - a[1], a[0] - b[1])
@@ -174,13 +178,17 @@ class RuleSet:
         stream = segment(stream, self.vocabulary, people.vocabulary)
         matches: list[Match] = list(self.lexicon.find(stream))
         persons = list(people.find(stream))
-        hidden = [(m.start, m.end) for m in matches if m.label == BENIGN]
-        hidden += [(p.start, p.end) for p in persons if p.listed]
+        benign = [(m.start, m.end) for m in matches if m.label == BENIGN]
+        hidden = benign + [(p.start, p.end) for p in persons if p.listed]
         for m in matches:
-            if m.label == BENIGN or any(s <= m.start and m.end <= e for s, e in hidden):
+            if m.label == BENIGN or _inside(m.start, m.end, hidden):
                 continue
             found.add(m.label, m.start + offset, m.end + offset, m.term)
         for p in persons:
+            # "Jack Russell terrier" is a dog: a benign phrase hides a guessed name (never a
+            # listed one).
+            if not p.listed and _inside(p.start, p.end, benign):
+                continue
             found.add(REAL_PERSON, p.start + offset, p.end + offset, p.name)
         if ages:
             for text in _age_under_18(stream.text):

@@ -83,3 +83,19 @@ def test_bad_policy_file_is_a_clear_config_error(
 def test_missing_policy_file_is_a_config_error(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read"):
         load_policy(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(
+    ("prompt", "action"),
+    [
+        ("a Jack Russell terrier chasing a ball", "allow"),
+        ("a Granny Smith apple on a table", "allow"),
+        ("Jack Russell waving at the camera", "block"),  # a person's name on its own
+        ("a portrait of Abraham Lincoln", "block"),
+    ],
+)
+def test_no_real_people_lets_things_named_after_people_through(
+    nsfw_policy: Path, prompt: str, action: str
+) -> None:
+    moderator = Moderator(load_policy(nsfw_policy))
+    assert moderator.screen(prompt, workspace="42").action == action
