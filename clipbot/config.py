@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     moderation_policy: Path | None = None
     moderation_semantic: Literal["auto", "on", "off"] = "auto"
     audit_raw_prompts: bool = False
+    audit_hash_key: SecretStr | None = None
+    """Key of the audit log's prompt HMAC; unset: a random key kept in Redis."""
     audit_max_entries: int = Field(default=100_000, ge=100)
 
     # Discord.

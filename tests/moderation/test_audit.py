@@ -6,7 +6,7 @@ from arq.connections import ArqRedis
 from clipbot.config import Settings
 from clipbot.models import Origin, Verdict
 from clipbot.moderation import AuditLog
-from clipbot.moderation.audit import AUDIT_STREAM, prompt_hash
+from clipbot.moderation.audit import AUDIT_KEY, AUDIT_STREAM, prompt_hmac
 
 pytestmark = pytest.mark.redis
 
@@ -14,13 +14,18 @@ ORIGIN = Origin(platform="discord", channel="c1", user="u1", workspace="g1")
 BLOCK = Verdict(action="block", category="sexual", reason="no", matched=["sexual:nude"])
 
 
-async def test_record_writes_hash_not_prompt_by_default(redis: ArqRedis) -> None:
+async def test_record_writes_keyed_hash_not_prompt_by_default(redis: ArqRedis) -> None:
     audit = AuditLog(redis, Settings(audit_max_entries=100))
     await audit.record(BLOCK, "a nude statue", ORIGIN)
     [(_, fields)] = await redis.xrange(AUDIT_STREAM)
     entry = {k.decode(): v.decode() for k, v in fields.items()}
-    assert entry["prompt_sha256"] == prompt_hash("a nude statue")
     assert "prompt" not in entry
+    assert "a nude statue" not in json.dumps(entry)
+    # Keyed with the deployment's random key, which a second bot process shares.
+    key = await redis.get(AUDIT_KEY)
+    assert key and len(key) == 64
+    assert entry["prompt_hmac"] == prompt_hmac("a nude statue", key)
+    assert await AuditLog(redis, Settings()).key() == key
     assert (entry["platform"], entry["workspace"], entry["user"]) == ("discord", "g1", "u1")
     assert (entry["action"], entry["category"]) == ("block", "sexual")
     assert json.loads(entry["matched"]) == ["sexual:nude"]
@@ -41,3 +46,12 @@ async def test_stream_is_capped(redis: ArqRedis) -> None:
         await audit.record(Verdict(action="allow"), f"prompt {i}", ORIGIN)
     # MAXLEN ~ trims whole macro-nodes, so the length stays near the cap, not exactly at it.
     assert await redis.xlen(AUDIT_STREAM) < 400
+
+
+async def test_configured_hash_key_is_used_and_never_stored(redis: ArqRedis) -> None:
+    audit = AuditLog(redis, Settings(audit_max_entries=100, audit_hash_key="s3cret"))
+    await audit.record(BLOCK, "a nude statue", ORIGIN)
+    [(_, fields)] = await redis.xrange(AUDIT_STREAM)
+    assert fields[b"prompt_hmac"].decode() == prompt_hmac("a nude statue", b"s3cret")
+    assert await redis.get(AUDIT_KEY) is None
+    assert prompt_hmac("a nude statue", b"s3cret") != prompt_hmac("a nude statue", b"other")
