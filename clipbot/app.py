@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import sys
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,14 @@ def build_adapters(core: BotCore, settings: Settings, options: RunOptions) -> li
         adapters.append(SlackAdapter(core, settings, http_port=options.slack_http_port))
     if options.console or not (settings.discord_enabled or settings.slack_enabled):
         from clipbot.bot.console import ConsoleAdapter
+
+        if not options.console and not sys.stdin.isatty():
+            # A bot container started without its tokens would otherwise exit silently.
+            log.warning(
+                "no chat platform configured (set CLIPBOT_DISCORD_TOKEN, or "
+                "CLIPBOT_SLACK_BOT_TOKEN with CLIPBOT_SLACK_APP_TOKEN or "
+                "CLIPBOT_SLACK_SIGNING_SECRET); reading prompts from stdin instead"
+            )
 
         adapters.append(ConsoleAdapter(core, options.clips_dir))
     return adapters
