@@ -23,6 +23,7 @@ from typing import Any
 
 from arq import Worker
 from arq.connections import ArqRedis
+from arq.constants import retry_key_prefix
 from arq.worker import func
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import RedisError
@@ -199,7 +200,8 @@ class ClipWorker(Worker):
                     EventKind.FAILED,
                     message=f"The clip took longer than {self.settings.job_timeout_s}s; stopped.",
                 )
-            # Otherwise the worker is shutting down: arq runs the job again elsewhere.
+            else:
+                await self._hand_back(job)
             raise
         except ClipbotError as error:
             await self._finish(job, EventKind.FAILED, message=str(error))
@@ -214,6 +216,14 @@ class ClipWorker(Worker):
         finally:
             self._done_with_gpu(job)
         return {}
+
+    async def _hand_back(self, job: JobRecord) -> None:
+        """The worker is shutting down and arq puts the job back on the queue. arq counted
+        this run as one of the job's tries; a graceful stop is not the job's fault, so give
+        the try back (a crash, where this never runs, still counts)."""
+        with contextlib.suppress(RedisError):
+            await asyncio.shield(self.pool.decr(retry_key_prefix + job.job_id))
+        log.info("job %s handed back to the queue (worker stopping)", job.job_id)
 
     def _done_with_gpu(self, job: JobRecord) -> None:
         """Let the worker pick up its next job (this one may still be encoding)."""
