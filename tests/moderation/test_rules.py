@@ -160,9 +160,13 @@ def test_unless_group_fires_only_without_its_counters(prompt: str, fires: bool) 
         ("Donald Trump punching a reporter", "block"),
         ("Joe Biden being slapped at a rally", "block"),
         ("Lionel Messi kicked in the face", "block"),
+        # A person named by office is a real person too.
+        ("Iran's supreme leader in hell", "block"),
+        ("the French president drunk on the floor", "block"),
+        ("the Queen of England waving from a carriage", "allow"),
     ],
 )
-def test_real_person_violence_needs_a_victim_not_a_sport(prompt: str, action: str) -> None:
+def test_real_person_framing_not_sport_makes_a_deepfake(prompt: str, action: str) -> None:
     verdict = screen(prompt)
     assert verdict.action == action, verdict.matched
     if action == "block":
