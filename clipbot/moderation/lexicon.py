@@ -70,6 +70,7 @@ class Lexicon:
         self._squeezed: dict[str, list[_Phrase]] = defaultdict(list)
         self._prefix: dict[str, list[_Phrase]] = defaultdict(list)
         self.vocabulary: set[str] = set()
+        self.vocabulary_by_label: dict[str, set[str]] = defaultdict(set)
         for label, terms in labelled_terms.items():
             for term in terms:
                 for variant in expand(term):
@@ -82,6 +83,7 @@ class Lexicon:
         prefix = tuple(w.endswith("*") for w in words)
         clean = tuple(w.rstrip("*") for w in words)
         self.vocabulary.update(clean)
+        self.vocabulary_by_label[label].update(clean)
         phrase = _Phrase(clean, prefix, label, term)
         first = clean[0]
         if prefix[0]:

@@ -7,7 +7,9 @@ across in-word punctuation (``n.u.d.e``, ``n*ked``), runs of single letters join
 (``n u d e``), and letters repeated three times or more collapsed (``nuuuude``).
 
 Leetspeak is decoded into a second token stream rather than in place, because digits carry
-meaning of their own (``3d render``, ``13 year old``): rules run over both streams.
+meaning of their own (``3d render``, ``13 year old``): rules run over both streams. A star that
+stands for letters (``n*ked``, ``k*kes``) rather than splitting them (``n*a*k*e*d``) gives a
+third stream, whose masked words ``segment`` fills in from the rules' vocabulary.
 """
 
 from __future__ import annotations
@@ -45,6 +47,10 @@ _LEET_RE = re.compile(r"(?<=[a-z])[013457893@$!|€£+]+|[013457893@$!|€£+]+(
 # Punctuation inside a word that evaders use to split it: n.u.d.e, n*ked, s_e_x, nu'de.
 _JOINER_RE = re.compile(r"(?<=[a-z0-9])[.*_'’`·•~^]+(?=[a-z0-9])")
 _TOKEN_RE = re.compile(r"[a-z0-9]+")
+# Stars between letters: n*ked (a mask) or n*a*k*e*d (letters spaced out, left to the joiner).
+_STARRED_RE = re.compile(r"[a-z]+(?:\*+[a-z]+)+")
+_MASKED_TOKEN_RE = re.compile(r"[a-z0-9?]+")
+_MAX_MASKED_LETTERS = 3
 _REPEAT_RE = re.compile(r"([a-z])\1{2,}")
 _ANY_RUN_RE = re.compile(r"([a-z])\1+")
 _DROP_CATEGORIES = frozenset({"Mn", "Me", "Cf", "Cc", "Cs", "Co", "Cn"})
@@ -61,6 +67,7 @@ class Stream:
     tokens: tuple[str, ...]
     stretched: tuple[str | None, ...]
     joined: frozenset[int] = frozenset()  # positions of tokens joined from single letters
+    masked: frozenset[int] = frozenset()  # positions of tokens with "?" for hidden letters
 
     @property
     def text(self) -> str:
@@ -140,9 +147,10 @@ def _join_single_letters(tokens: list[str], leet: bool) -> tuple[list[str], set[
     return out, joined
 
 
-def _stream(text: str, *, leet: bool = False) -> Stream:
+def _stream(text: str, *, leet: bool = False, masked: bool = False) -> Stream:
     text = _JOINER_RE.sub("", text)
-    tokens, joined = _join_single_letters(_TOKEN_RE.findall(text), leet)
+    token_re = _MASKED_TOKEN_RE if masked else _TOKEN_RE
+    tokens, joined = _join_single_letters(token_re.findall(text), leet)
     collapsed: list[str] = []
     stretched: list[str | None] = []
     for token in tokens:
@@ -152,7 +160,8 @@ def _stream(text: str, *, leet: bool = False) -> Stream:
         else:
             collapsed.append(token)
             stretched.append(None)
-    return Stream(tuple(collapsed), tuple(stretched), frozenset(joined))
+    hidden = frozenset(i for i, token in enumerate(collapsed) if "?" in token)
+    return Stream(tuple(collapsed), tuple(stretched), frozenset(joined), hidden)
 
 
 _MAX_WORD = 20
@@ -161,13 +170,17 @@ _UNKNOWN_COST = 3  # per letter not covered by a known word
 
 def segment(stream: Stream, *vocabularies: frozenset[str]) -> Stream:
     """Split tokens glued from spaced letters into known words, by the cheapest cover (a known
-    word costs 1, an unknown letter 3): ``anakedchild`` -> ``a naked child``."""
-    if not stream.joined:
+    word costs 1, an unknown letter 3): ``anakedchild`` -> ``a naked child``; and fill in masked
+    words from the vocabulary (``k?kes`` -> ``kikes``)."""
+    if not stream.joined and not stream.masked:
         return stream
     tokens: list[str] = []
     stretched: list[str | None] = []
     for i, token in enumerate(stream.tokens):
-        if i in stream.joined and not any(token in v for v in vocabularies):
+        if i in stream.masked:
+            tokens.append(_unmask(token, vocabularies))
+            stretched.append(None)
+        elif i in stream.joined and not any(token in v for v in vocabularies):
             words = _cheapest_cover(token, vocabularies)
             tokens += words
             stretched += [None] * len(words)
@@ -175,6 +188,27 @@ def segment(stream: Stream, *vocabularies: frozenset[str]) -> Stream:
             tokens.append(token)
             stretched.append(stream.stretched[i])
     return Stream(tuple(tokens), tuple(stretched))
+
+
+def _unmask(token: str, vocabularies: tuple[frozenset[str], ...]) -> str:
+    """A known word that ``token`` could be, each "?" run standing for one to three letters:
+    from the first vocabulary that has one, the one nearest one letter a star (then the
+    shortest, then the first alphabetically). Without one, the token less its "?"."""
+    pattern = re.compile(
+        "".join(
+            f"[a-z]{{1,{max(len(part), _MAX_MASKED_LETTERS)}}}" if part.startswith("?") else part
+            for part in re.split(r"(\?+)", token)
+            if part
+        )
+    )
+    likely = len(token)  # one letter a star
+    low = len(token.replace("?", "")) + len(re.findall(r"\?+", token))
+    high = low + 2 * _MAX_MASKED_LETTERS
+    for vocabulary in vocabularies:
+        candidates = [w for w in vocabulary if low <= len(w) <= high and pattern.fullmatch(w)]
+        if candidates:
+            return min(candidates, key=lambda w: (abs(len(w) - likely), len(w), w))
+    return token.replace("?", "")
 
 
 def _cheapest_cover(text: str, vocabularies: tuple[frozenset[str], ...]) -> list[str]:
@@ -212,6 +246,18 @@ def normalise(prompt: str) -> Normalised:
     folded = fold(prompt)
     plain = _stream(folded)
     leet_stream = _stream(decode_leet(_JOINER_RE.sub("", folded)), leet=True)
-    if leet_stream.tokens == plain.tokens:
-        return Normalised((plain,))
-    return Normalised((plain, leet_stream))
+    streams = [plain] if leet_stream.tokens == plain.tokens else [plain, leet_stream]
+    masked = _STARRED_RE.sub(_mask, folded)
+    if masked != folded:
+        streams.append(_stream(masked, masked=True))
+    return Normalised(tuple(streams))
+
+
+def _mask(starred: re.Match[str]) -> str:
+    """``n*ked`` -> ``n?ked``, ``f*gg*t`` -> ``f?gg?t``; but ``b*e*d`` (single letters spaced
+    out by several star runs) stays as it is."""
+    word = starred.group(0)
+    letters = re.split(r"\*+", word)
+    if len(letters) > 2 and all(len(part) == 1 for part in letters):
+        return word
+    return word.replace("*", "?")

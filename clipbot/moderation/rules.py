@@ -129,6 +129,14 @@ class RuleSet:
             raise ValueError(f"rules name undefined groups: {sorted(missing)}")
         self.lexicon = Lexicon({g: groups[g] for g in wanted if g in groups})
         self.vocabulary = frozenset(self.lexicon.vocabulary) | _common_words()
+        # Words of the rules that flag something: a masked word ("k*kes") is read as one of
+        # these when it can be, before any harmless word it could also be.
+        self.flagged_words = frozenset(
+            w
+            for label, words in self.lexicon.vocabulary_by_label.items()
+            if label != BENIGN
+            for w in words
+        )
 
     @classmethod
     def bundled(cls) -> RuleSet:
@@ -175,7 +183,7 @@ class RuleSet:
     def _find_stream(
         self, stream: Stream, people: PeopleIndex, found: Found, offset: int, *, ages: bool
     ) -> None:
-        stream = segment(stream, self.vocabulary, people.vocabulary)
+        stream = segment(stream, self.flagged_words, self.vocabulary, people.vocabulary)
         matches: list[Match] = list(self.lexicon.find(stream))
         persons = list(people.find(stream))
         benign = [(m.start, m.end) for m in matches if m.label == BENIGN]

@@ -34,6 +34,13 @@ def rewrite(word: str, how: str, rng: random.Random) -> str:
         return "".join(chr(ord(c) + 0xFEE0) if "!" <= c <= "~" else c for c in word)
     if how == "spaced":
         return rng.choice([" ", ".", "-", "*", "_", " . "]).join(word)
+    # A star for one inner letter (n*ked); a word already masked keeps its one star, as with
+    # half its letters hidden it could be anything.
+    if how == "masked" and len(word) >= 4 and "*" not in word:
+        i = rng.randrange(1, len(word) - 1)
+        return word[:i] + "*" + word[i + 1 :]
+    if how == "masked":
+        return word
     if how == "repeated":
         return "".join(c * rng.choice([1, 3, 5]) for c in word)
     if how == "case":
@@ -46,7 +53,16 @@ def rewrite(word: str, how: str, rng: random.Random) -> str:
     st.sampled_from(BLOCKED),
     st.lists(
         st.sampled_from(
-            ["leet", "look_alike", "invisible", "full_width", "spaced", "repeated", "case"]
+            [
+                "leet",
+                "look_alike",
+                "invisible",
+                "full_width",
+                "spaced",
+                "repeated",
+                "case",
+                "masked",
+            ]
         ),
         min_size=1,
         max_size=2,

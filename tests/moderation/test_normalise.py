@@ -4,7 +4,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clipbot.moderation import screen
-from clipbot.moderation.normalise import normalise
+from clipbot.moderation.normalise import normalise, segment
 
 
 def tokens(text: str) -> list[str]:
@@ -74,3 +74,27 @@ def test_a_repeated_letter_inside_a_spaced_run_counts_as_one_letter() -> None:
     assert tokens("nnn aaaaa kkk eeeee ddddd") == ["naked"]
     # Outside a run of single letters the token is left alone (and still means the Klan).
     assert screen("a kkk rally").category == "hate"
+
+
+def unmasked(text: str) -> list[str]:
+    masked = normalise(text).streams[-1]
+    assert masked.masked, "no masked reading"
+    return list(segment(masked, frozenset({"naked", "need", "kikes", "fags", "figs"})).tokens)
+
+
+def test_a_star_standing_for_letters_is_filled_in_from_known_words() -> None:
+    assert unmasked("n*ked woman") == ["naked", "woman"]
+    assert unmasked("n**ed woman") == ["naked", "woman"]  # two stars: five letters, not "need"
+    assert unmasked("k*kes") == ["kikes"]
+    assert unmasked("zz*zz") == ["zzzz"]  # nothing known fits: the star is dropped
+
+
+def test_stars_between_single_letters_space_them_out_rather_than_mask_them() -> None:
+    assert len(normalise("b*e*d").streams) == 1  # read as "bed", not "bleed"
+    assert tokens("b*e*d") == ["bed"]
+
+
+def test_masked_words_are_read_as_the_flagged_word_they_can_be() -> None:
+    assert screen("a n*de woman").category == "sexual"
+    assert screen("tr*nnies in a circus cage").category == "hate"
+    assert screen("a f*n day at the beach").action == "allow"
