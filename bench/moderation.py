@@ -48,7 +48,11 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
     return round(cuts[49], 3), round(cuts[98], 3)
 
 
-FALSE_BLOCK_BUDGET = 0.015  # half the 3 % target: the dev set's benign prompts are few
+# A sixth of the 3 % target. The development set's benign prompts are few, so a false block
+# the tune split allows is worth several elsewhere: with 1.5 % the search chose 0.52 / 0.15,
+# which blocked 9 % of a public set of harmless prompts that use explicit words in a
+# harmless context; with 0.5 % it keeps 0.62 / 0.0.
+FALSE_BLOCK_BUDGET = 0.005
 
 
 def tune(examples: list[Example]) -> dict[str, Any]:
