@@ -2,7 +2,8 @@
 
 The steps, in order: Unicode NFKC (full-width and mathematical letters become ASCII), case
 folding, removal of combining marks and invisible format characters (accents, zero-width
-joiners, bidi controls), Cyrillic and Greek look-alikes mapped to Latin letters, letters joined
+joiners, bidi controls), Cyrillic and Greek look-alikes mapped to Latin letters, emoji that
+stand in for a word read as that word (🐒 as "monkey", 🍆 as "eggplant"), letters joined
 across in-word punctuation (``n.u.d.e``, ``n*ked``), runs of single letters joined
 (``n u d e``), and letters repeated three times or more collapsed (``nuuuude``).
 
@@ -35,6 +36,17 @@ HOMOGLYPHS = str.maketrans(
         # Latin look-alikes and symbols used as letters
         "ı": "i", "ł": "l", "ø": "o", "đ": "d", "ħ": "h", "ŧ": "t", "ß": "ss", "æ": "ae",
         "œ": "oe", "ð": "d", "þ": "th", "ƒ": "f", "ℓ": "l", "∂": "d", "¡": "i",
+    }
+)  # fmt: skip
+
+# Emoji used as words to slip past word lists; each becomes its word between spaces.
+EMOJI_WORDS = str.maketrans(
+    {
+        "🐒": " monkey ", "🐵": " monkey ", "🙈": " monkey ", "🦍": " gorilla ", "🐀": " rat ",
+        "🐁": " rat ", "🐷": " pig ", "🐖": " pig ", "🪳": " cockroach ", "🐍": " snake ",
+        "🍉": " watermelon ", "🍗": " fried chicken ", "🍆": " eggplant ", "🍑": " peach ",
+        "🌽": " corn ", "💦": " splash ", "🔪": " knife ", "🔫": " gun ", "💣": " bomb ",
+        "🩸": " blood ", "💀": " skull ", "⚰": " coffin ", "🪢": " noose ", "💊": " pills ",
     }
 )  # fmt: skip
 
@@ -93,7 +105,8 @@ def squeeze(token: str) -> str:
 
 def fold(text: str) -> str:
     """NFKC, case folding, marks and invisible characters removed, look-alikes mapped."""
-    text = unicodedata.normalize("NFKC", text).casefold().translate(HOMOGLYPHS)
+    text = unicodedata.normalize("NFKC", text).translate(EMOJI_WORDS)
+    text = text.casefold().translate(HOMOGLYPHS)
     decomposed = unicodedata.normalize("NFKD", text)
     kept = "".join(
         " " if ch.isspace() else ch

@@ -98,3 +98,9 @@ def test_masked_words_are_read_as_the_flagged_word_they_can_be() -> None:
     assert screen("a n*de woman").category == "sexual"
     assert screen("tr*nnies in a circus cage").category == "hate"
     assert screen("a f*n day at the beach").action == "allow"
+
+
+def test_emoji_standing_for_words_are_read_as_the_words() -> None:
+    assert tokens("deport the 🐒🐒 back") == ["deport", "the", "monkey", "monkey", "back"]
+    assert screen("deport the 🐒🐒🐒 back to africa").category == "hate"
+    assert screen("a 🐒 eating a banana in the jungle").action == "allow"
