@@ -20,7 +20,7 @@ import asyncio
 import contextlib
 import logging
 import re
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from typing import Any, cast
 
 from aiohttp import ClientError, web
@@ -28,7 +28,7 @@ from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.app.async_server import AsyncSlackAppServer
 from slack_bolt.context.ack.async_ack import AsyncAck
 from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.context.respond.async_respond import AsyncRespond
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -39,7 +39,7 @@ from clipbot.bot import slack_messages as messages
 from clipbot.bot.core import BotCore
 from clipbot.bot.delivery import ClipFile
 from clipbot.config import Settings
-from clipbot.errors import ClipbotError, ConfigError, UnknownJob
+from clipbot.errors import ClipbotError, ConfigError, QueueUnavailable, UnknownJob
 from clipbot.models import REACTION_ACTIONS, TERMINAL_EVENTS, Action, EventKind, JobEvent, Origin
 from clipbot.queue import keys
 
@@ -49,6 +49,12 @@ EVENTS_PATH = "/slack/events"
 SLASH_COMMAND = "/video"
 EVENT_SEEN_TTL_S = 3600
 """Slack retries an event three times within about five minutes; an hour covers them all."""
+EVENT_CLAIM_TTL_S = 60
+"""How long a delivery being handled holds its event: far longer than handling takes, short
+enough that a bot killed meanwhile does not turn Slack's later retries away for long."""
+LAST_RETRY = 3
+"""``X-Slack-Retry-Num`` of Slack's last delivery of an event."""
+_HANDLED = b"handled"
 SHARE_LOOKUPS_S = (0.5, 1.0, 2.0, 4.0)
 """Pauses between ``files.info`` calls while waiting for Slack to post the file's message."""
 
@@ -121,6 +127,10 @@ class SlackAdapter:
             signing_secret=signing_secret.get_secret_value() if signing_secret else None,
             # Socket Mode requests come over an authenticated WebSocket, not signed HTTP.
             request_verification_enabled=signing_secret is not None,
+            # Slack gets its answer once the listener returns: an event that failed on our
+            # side is answered 500 and delivered again. Commands and buttons ack() and then
+            # go on in the background.
+            process_before_response=True,
         )
         self.app.use(self._once_per_event)
         self.app.event("app_mention")(self._on_mention)
@@ -181,21 +191,49 @@ class SlackAdapter:
     async def _once_per_event(
         self, body: dict[str, Any], next: Callable[[], Awaitable[BoltResponse]]
     ) -> BoltResponse:
-        """Global middleware: Slack re-sends an event it thinks we missed (with
-        ``X-Slack-Retry-Num``); answer the repeat with 200 and do nothing, so a prompt or a
-        reaction is never acted on twice. Keyed in Redis, so it holds across processes."""
+        """Global middleware: Slack re-sends an event it got no 2xx for (with
+        ``X-Slack-Retry-Num``). A delivery claims its event in Redis while it is handled, and
+        ``_handling`` marks it handled or releases it. A repeat of a handled event is answered
+        200 and dropped, so a prompt or a reaction is never acted on twice; a repeat while
+        another delivery still holds the claim is answered 503, so that Slack tries again
+        later rather than the event being lost should that delivery fail. Keyed in Redis, so it
+        holds across restarts and bot processes."""
         event_id = body.get("event_id")
-        if body.get("type") == "event_callback" and isinstance(event_id, str):
-            first = await self.core.redis.set(
-                _event_seen_key(event_id), "1", nx=True, ex=EVENT_SEEN_TTL_S
-            )
-            if not first:
-                log.info("Slack: ignoring repeated delivery of event %s", event_id)
-                return BoltResponse(status=200, body="")
-        return await next()
+        if body.get("type") != "event_callback" or not isinstance(event_id, str):
+            return await next()
+        key = _event_seen_key(event_id)
+        if await self.core.redis.set(key, "handling", nx=True, ex=EVENT_CLAIM_TTL_S):
+            return await next()
+        if await self.core.redis.get(key) == _HANDLED:
+            log.info("Slack: ignoring repeated delivery of event %s", event_id)
+            return BoltResponse(status=200, body="")
+        log.info("Slack: event %s is being handled; Slack will deliver it again", event_id)
+        return BoltResponse(status=503, body="")
+
+    @contextlib.asynccontextmanager
+    async def _handling(
+        self, body: dict[str, Any], request: AsyncBoltRequest, origin: Origin
+    ) -> AsyncIterator[None]:
+        """One delivery of an event claimed by ``_once_per_event``. Done (refusals are told
+        inside): the event is marked handled. Failed on our side (the queue unreachable, a
+        bug): the claim is released and the error propagates, so Bolt answers 500 and Slack's
+        retry is handled afresh; the user is told only when Slack has no retry left."""
+        key = _event_seen_key(body["event_id"])
+        try:
+            yield
+        except Exception as error:
+            await self.core.redis.delete(key)
+            if _retry_num(request) >= LAST_RETRY:
+                await self._tell(origin, messages.failure(error))
+            raise
+        await self.core.redis.set(key, _HANDLED, ex=EVENT_SEEN_TTL_S)
 
     async def _on_mention(
-        self, body: dict[str, Any], event: dict[str, Any], context: AsyncBoltContext
+        self,
+        body: dict[str, Any],
+        event: dict[str, Any],
+        context: AsyncBoltContext,
+        request: AsyncBoltRequest,
     ) -> None:
         origin = Origin(
             platform="slack",
@@ -206,17 +244,15 @@ class SlackAdapter:
             message=event["ts"],
         )
         text = messages.prompt_from_mention(event.get("text", ""), context.bot_user_id)
-        try:
-            await self.core.submit_text(text, origin)
-        except ClipbotError as error:
-            await self._tell(origin, str(error))
-        except Exception:
-            log.exception("Slack: a mention in %s could not be queued", origin.channel)
-            await self._tell(origin, "Something went wrong on our side; it is in the bot's log.")
+        async with self._handling(body, request, origin):
+            try:
+                await self.core.submit_text(text, origin)
+            except QueueUnavailable:
+                raise
+            except ClipbotError as error:
+                await self._tell(origin, str(error))
 
-    async def _on_command(
-        self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond
-    ) -> None:
+    async def _on_command(self, ack: AsyncAck, command: dict[str, Any]) -> None:
         await ack()  # within Slack's 3 seconds, before moderation and Redis
         origin = Origin(
             platform="slack",
@@ -226,35 +262,38 @@ class SlackAdapter:
             workspace=command.get("team_id"),
             reply={"response_url": command["response_url"]},
         )
+        self._spawn(self._submit_command(messages.unescape(command.get("text", "")), origin))
+
+    async def _submit_command(self, text: str, origin: Origin) -> None:
         try:
-            await self.core.submit_text(messages.unescape(command.get("text", "")), origin)
+            await self.core.submit_text(text, origin)
         except ClipbotError as error:
-            await respond(text=str(error), response_type="ephemeral")
+            await self._tell(origin, str(error))
         except Exception:
             log.exception("Slack: a /video command in %s could not be queued", origin.channel)
-            await respond(
-                text="Something went wrong on our side; it is in the bot's log.",
-                response_type="ephemeral",
-            )
+            await self._tell(origin, messages.FAILED)
 
-    async def _on_reaction(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+    async def _on_reaction(
+        self, body: dict[str, Any], event: dict[str, Any], request: AsyncBoltRequest
+    ) -> None:
         """Bolt already drops reactions the bot itself added (its ignoring-self-events
         middleware compares ``event.user`` with the bot's user id)."""
         action = REACTION_ACTIONS.get(event.get("reaction", ""))
         item = event.get("item", {})
         if action is None or item.get("type") != "message":
-            return
+            return  # not for us; its claim simply expires
         actor = Origin(
             platform="slack",
             channel=item["channel"],
             user=event["user"],
             workspace=body.get("team_id"),
         )
-        try:
-            job_id = await self.core.job_for_message(actor, item["ts"])
-        except UnknownJob:
-            return  # a reaction on some other message: not for us
-        await self._act(action, job_id, actor)
+        async with self._handling(body, request, actor):
+            try:
+                job_id = await self.core.job_for_message(actor, item["ts"])
+            except UnknownJob:
+                return  # a reaction on some other message: not for us
+            await self._act(action, job_id, actor)
 
     async def _on_button(self, ack: AsyncAck, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
@@ -266,11 +305,20 @@ class SlackAdapter:
             thread=(body.get("message") or {}).get("thread_ts"),
         )
         chosen = Action(action["action_id"].removeprefix(messages.ACTION_PREFIX))
-        await self._act(chosen, action["value"], actor)
+        self._spawn(self._press(chosen, action["value"], actor))
+
+    async def _press(self, action: Action, job_id: str, actor: Origin) -> None:
+        """A button, after its ack: a failure has no retry to wait for, so it is told."""
+        try:
+            await self._act(action, job_id, actor)
+        except Exception as error:
+            log.exception("Slack: %s of job %s failed", action, job_id)
+            await self._tell(actor, messages.failure(error))
 
     async def _act(self, action: Action, job_id: str, actor: Origin) -> None:
         """A reaction or a button: regenerate or vary into the clip's thread, or cancel (which,
-        for a finished clip, deletes it)."""
+        for a finished clip, deletes it). Refusals, Slack's included, are told to the user in
+        the clip's thread; failures on our side propagate."""
         state = await self._state(job_id)
         actor = actor.model_copy(update={"thread": state.get("thread_ts") or actor.thread})
         try:
@@ -280,14 +328,13 @@ class SlackAdapter:
                     await self._delete_clip(job_id, state, actor)
             else:
                 await self.core.act(action, job_id, actor)
+        except QueueUnavailable:
+            raise
         except ClipbotError as error:
             await self._tell(actor, str(error))
         except SlackApiError as error:
             log.error("Slack: %s of job %s failed: %s", action, job_id, _error_code(error))
             await self._tell(actor, "Slack refused that; it is in the bot's log.")
-        except Exception:
-            log.exception("Slack: %s of job %s failed", action, job_id)
-            await self._tell(actor, "Something went wrong on our side; it is in the bot's log.")
 
     async def _delete_clip(self, job_id: str, state: dict[str, str], actor: Origin) -> None:
         if file_id := state.get("file_id"):
@@ -437,6 +484,11 @@ class SlackAdapter:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _retry_num(request: AsyncBoltRequest) -> int:
+    """Which of Slack's retries this delivery is; 0 for the first delivery."""
+    return int(request.headers.get("x-slack-retry-num", ["0"])[0])
 
 
 def _share_ts(file: dict[str, Any], channel: str) -> str | None:

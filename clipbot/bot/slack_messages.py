@@ -8,11 +8,13 @@ import re
 from typing import Any
 
 from clipbot.bot.delivery import ClipFile
+from clipbot.errors import ClipbotError
 from clipbot.models import Action, ClipRequest, EventKind, JobEvent
 
 ACTION_PREFIX = "clipbot_"
 """Block Kit ``action_id`` of a button is this prefix plus an ``Action`` value; the button's
 ``value`` is the job id."""
+FAILED = "Something went wrong on our side; it is in the bot's log."
 BAR_WIDTH = 10
 PROMPT_PREVIEW_CHARS = 200
 
@@ -109,6 +111,11 @@ def upload_comment(event: JobEvent, clip: ClipFile) -> str:
     if request.negative_prompt:
         lines.append(f"negative: {escape(request.negative_prompt)}")
     return "\n".join(lines)
+
+
+def failure(error: Exception) -> str:
+    """What a user is told when their request failed on our side."""
+    return str(error) if isinstance(error, ClipbotError) else FAILED
 
 
 def deleted_text(user: str) -> str:

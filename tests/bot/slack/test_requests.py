@@ -4,13 +4,18 @@ dispatched through the real Bolt app, the core on a private Redis, the Web API a
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import socket
+from collections.abc import AsyncIterator
 
 import pytest
+from arq.connections import ArqRedis
 
 from clipbot.bot.core import BotCore
 from clipbot.bot.slack_app import SlackAdapter
 from clipbot.models import EventKind, JobRecord, Origin
+from clipbot.queue.jobs import ClipQueue
 from tests.bot.slack.conftest import dispatch
 from tests.bot.slack.fake_slack import (
     ALICE,
@@ -47,6 +52,106 @@ async def test_a_retried_event_is_queued_once(
 
 async def _jobs(core: BotCore) -> int | None:
     return await queue_length(core) or None
+
+
+@contextlib.asynccontextmanager
+async def queue_on(core: BotCore, port: int) -> AsyncIterator[None]:
+    """The core's job queue on the Redis at ``port`` (one that is down, or hangs) while the
+    bot's other Redis calls, the adapter's own included, keep working: handling an event fails
+    partway, after the event was claimed and before the job is queued."""
+    redis = ArqRedis(host="127.0.0.1", port=port)
+    working = core.queue
+    core.queue = ClipQueue(
+        redis, queue_name=core.settings.queue_name, record_ttl_s=core.settings.result_ttl_s
+    )
+    try:
+        yield
+    finally:
+        core.queue = working
+        await redis.aclose()
+
+
+def closed_port() -> int:
+    """A port nothing listens on: connecting is refused."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+class HangingServer:
+    """Accepts connections and never answers, until ``cut()`` closes them (and the port)."""
+
+    def __init__(self) -> None:
+        self.connected = asyncio.Event()
+        self._server: asyncio.Server | None = None
+        self._clients: list[asyncio.StreamWriter] = []
+
+    async def start(self) -> int:
+        self._server = await asyncio.start_server(self._hold, "127.0.0.1", 0)
+        return int(self._server.sockets[0].getsockname()[1])
+
+    async def _hold(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self._clients.append(writer)
+        self.connected.set()
+        await reader.read()
+
+    def cut(self) -> None:
+        assert self._server is not None
+        self._server.close()
+        for client in self._clients:
+            client.close()
+
+
+async def test_an_event_that_failed_partway_is_handled_when_slack_retries_it_and_only_then(
+    core: BotCore, slack: SlackAdapter, fake_slack: FakeSlack
+) -> None:
+    body = mention("a lighthouse in a storm", ts="1699999999.000011")
+    async with queue_on(core, closed_port()):
+        failed = await dispatch(slack, body)
+    assert failed.status == 500  # so Slack delivers it again
+    assert await queue_length(core) == 0
+    assert not fake_slack.called("chat.postEphemeral")  # Slack has retries left: no alarm yet
+
+    retried = await dispatch(slack, body, retry=1)
+    assert retried.status == 200 and await queue_length(core) == 1
+    [record] = await core.queue.user_jobs(ALICE_HERE)
+    assert record.request.prompt == "a lighthouse in a storm"
+
+    again = await dispatch(slack, body, retry=2)
+    assert again.status == 200
+    await asyncio.sleep(0.5)  # time enough for a (wrongly) repeated listener to queue again
+    assert await queue_length(core) == 1
+
+
+async def test_a_retry_while_the_first_delivery_is_still_being_handled_is_put_off_not_dropped(
+    core: BotCore, slack: SlackAdapter
+) -> None:
+    body = mention("a lighthouse in a storm", ts="1699999999.000012")
+    hanging = HangingServer()
+    async with queue_on(core, await hanging.start()):
+        first = asyncio.create_task(dispatch(slack, body))
+        async with asyncio.timeout(10):
+            await hanging.connected.wait()
+        early = await dispatch(slack, body, retry=1)
+        hanging.cut()  # the first delivery fails after all
+        assert (await first).status == 500
+    assert early.status == 503  # not acknowledged: Slack will try again
+    assert await queue_length(core) == 0
+
+    later = await dispatch(slack, body, retry=2)
+    assert later.status == 200 and await queue_length(core) == 1
+
+
+async def test_the_user_hears_of_a_failure_when_slack_has_no_retry_left(
+    core: BotCore, slack: SlackAdapter, fake_slack: FakeSlack
+) -> None:
+    body = mention("a lighthouse in a storm", ts="1699999999.000013")
+    async with queue_on(core, closed_port()):
+        last = await dispatch(slack, body, retry=3)
+    assert last.status == 500
+    [note] = fake_slack.called("chat.postEphemeral")
+    assert note["user"] == ALICE and "queue is unreachable" in note["text"]
+    assert await queue_length(core) == 0
 
 
 async def test_the_prompt_is_the_mention_without_slack_markup_in_the_mentions_thread(
@@ -110,7 +215,8 @@ async def test_limits_are_answered_ephemerally(
     await fake_slack.wait_for(lambda: fake_slack.hooks)
     [answer] = fake_slack.hooks
     assert answer["response_type"] == "ephemeral" and "queued or rendering" in answer["text"]
-    assert await queue_length(core) == core.settings.max_jobs_per_user
+    allowed = core.settings.max_jobs_per_user
+    assert await eventually(lambda: _jobs_beyond(core, allowed - 1)) == allowed
 
 
 async def test_not_in_channel_is_logged_told_to_the_user_and_the_job_cancelled(
