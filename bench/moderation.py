@@ -65,16 +65,15 @@ def tune(examples: list[Example]) -> dict[str, Any]:
     for split in ("tune", "holdout"):
         rows = [e for e in examples if e.split == split]
         passed = [e for e in rows if not rules.screen(e.text).blocked]
-        hits = screen.scores([normalise(e.text).plain.text for e in passed])
-        splits[split] = (rows, passed, hits)
+        texts = {id(e): normalise(e.text).plain.text for e in passed}
+        # Short prompts never reach the semantic layer (see semantic.MIN_WORDS).
+        compared = [e for e in passed if semantic_module.long_enough(texts[id(e)])]
+        hits = screen.scores([texts[id(e)] for e in compared])
+        splits[split] = (rows, passed, list(zip(compared, hits, strict=True)))
 
     def score(split: str, threshold: float, margin: float) -> dict[str, Any]:
         rows, passed, hits = splits[split]
-        flagged = [
-            e
-            for e, h in zip(passed, hits, strict=True)
-            if h.score >= threshold and h.score - h.benign >= margin
-        ]
+        flagged = [e for e, h in hits if h.score >= threshold and h.score - h.benign >= margin]
         safe = [e for e in rows if e.label == "allow"]
         unsafe = [e for e in rows if e.label == "block"]
         passed_safe = {id(e) for e in passed if e.label == "allow"}

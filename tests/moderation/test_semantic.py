@@ -67,3 +67,17 @@ def test_hate_paraphrases_and_their_neighbours(
     semantic_moderator: Moderator, prompt: str, action: str
 ) -> None:
     assert semantic_moderator.screen(prompt).action == action
+
+
+def test_prompts_too_short_to_compare_are_left_to_the_rules(
+    semantic_moderator: Moderator,
+) -> None:
+    screen = semantic_moderator.semantic
+    assert screen is not None
+    threshold, margin = screen.threshold, screen.margin
+    screen.threshold, screen.margin = 0.0, -1.0  # anything compared would now clear
+    try:
+        assert screen.classify(["a bed"]) is None
+        assert screen.classify(["a cat asleep on the sofa"]) is not None
+    finally:
+        screen.threshold, screen.margin = threshold, margin
