@@ -1,6 +1,7 @@
 """Consumes one platform's job events and hands them to its adapter, acknowledging each only
-after the adapter has delivered it. At-least-once underneath, exactly-once where the user
-looks: a job's final event (clip, failure, cancel) is shown once, however often it arrives."""
+after the adapter has delivered it (or a newer status update of the same job has replaced
+it). At-least-once underneath, exactly-once where the user looks: a job's final event (clip,
+failure, cancel) is shown once, however often it arrives."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import asyncio
 import logging
 import socket
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -46,7 +48,19 @@ class Sink(Protocol):
         ...
 
 
+@dataclass
+class _Entry:
+    entry_id: str
+    event: JobEvent
+    attempts: int = 0
+
+
 class Delivery:
+    """Hands one platform's events to its sink, one lane per job: a job's events are shown in
+    order, while other jobs' go ahead of its slow edit (a rate-limit wait, a retry). Status
+    updates that pile up behind a slow edit collapse into the newest, since each one only
+    replaces what the job's status message says; final events are never dropped."""
+
     def __init__(
         self,
         redis: Redis,
@@ -58,6 +72,7 @@ class Delivery:
         consumer: str | None = None,
         progress_interval_s: float = 1.5,
         retry_after_s: float = 5.0,
+        concurrency: int = 16,
     ) -> None:
         self.redis = redis
         self.queue = queue
@@ -67,50 +82,111 @@ class Delivery:
         self.progress_interval_s = progress_interval_s
         self.retry_after_s = retry_after_s
         self.consumer = EventConsumer(redis, platform, consumer or socket.gethostname())
+        self._slots = asyncio.Semaphore(concurrency)  # jobs being delivered at once
         self._last_progress: dict[str, float] = {}
-        self._failures: dict[str, int] = {}
-        self._retry_at: float | None = None
+        self._lanes: dict[str, deque[_Entry]] = {}  # job id -> entries waiting behind its edit
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._in_hand: set[str] = set()  # entries read and not yet acknowledged
+        self._acked: set[str] = set()  # acknowledged since the current read began
+        self._ack_seen = asyncio.Event()
 
     async def run(self) -> None:
         await self.consumer.ensure_group()
-        while True:
-            try:
-                await self.run_once(block_ms=1000)
-            except RedisError as error:
-                log.warning("event stream unavailable (%s); retrying", error)
-                await asyncio.sleep(1.0)
+        try:
+            while True:
+                try:
+                    await self._read(block_ms=1000)
+                except RedisError as error:
+                    log.warning("event stream unavailable (%s); retrying", error)
+                    await asyncio.sleep(1.0)
+        finally:
+            for task in self._tasks:
+                task.cancel()  # their entries stay pending, to be read again after a restart
+            await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def run_once(self, block_ms: int = 1000) -> int:
-        """Read and handle one batch; returns how many entries it handled."""
-        if self._retry_at is not None and time.monotonic() >= self._retry_at:
-            self._retry_at = None
-            await self.consumer.reclaim()
-        entries = await self.consumer.read(block_ms=block_ms)
-        superseded = _superseded_progress(entries)
-        for entry_id, event in entries:
-            if entry_id in superseded:
-                await self.consumer.ack(entry_id)
-                continue
-            await self._handle_entry(entry_id, event)
-        return len(entries)
+        """Read one batch and wait until everything in hand is handled; returns how many
+        entries it took. ``run`` does not wait: it reads on while lanes deliver."""
+        taken = await self._read(block_ms)
+        await asyncio.gather(*self._tasks)
+        return taken
 
-    async def _handle_entry(self, entry_id: str, event: JobEvent) -> None:
+    async def _read(self, block_ms: int) -> int:
+        # An entry acknowledged during a read may still be in its answer (the backlog is read
+        # again), so it leaves the in-hand set only when the next read starts.
+        self._in_hand -= self._acked
+        self._acked.clear()
+        self._ack_seen.clear()
+        entries = await self.consumer.read(block_ms=block_ms)
+        fresh = [(entry_id, event) for entry_id, event in entries if entry_id not in self._in_hand]
+        for entry_id, event in fresh:
+            await self._take(_Entry(entry_id, event))
+        if entries and not fresh:
+            # The consumer re-reads its own pending entries until none is left, and all of
+            # them are in hand: wait for one to be acknowledged instead of spinning.
+            await self._ack_seen.wait()
+        return len(fresh)
+
+    async def _take(self, entry: _Entry) -> None:
+        """Start a lane for the entry's job, or queue the entry behind the edit in progress;
+        a status update already waiting there is superseded by it."""
+        self._in_hand.add(entry.entry_id)
+        job_id = entry.event.job_id
+        waiting = self._lanes.get(job_id)
+        if waiting is None:
+            self._lanes[job_id] = deque()
+            task = asyncio.create_task(self._deliver_lane(entry, self._lanes[job_id]))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+            return
+        stale = waiting.pop() if waiting and waiting[-1].event.kind not in TERMINAL_EVENTS else None
+        waiting.append(entry)  # before the await below, so the lane cannot end without it
+        if stale is not None:
+            await self._ack(stale)
+
+    async def _deliver_lane(self, entry: _Entry, waiting: deque[_Entry]) -> None:
+        """Deliver one job's entries in order until none is waiting."""
         try:
-            await self._handle(event)
-        except asyncio.CancelledError:
-            raise
+            while True:
+                if not await self._attempt(entry):
+                    await asyncio.sleep(self.retry_after_s)
+                    if not waiting or entry.event.kind in TERMINAL_EVENTS:
+                        continue  # try the same entry again
+                    await self._ack(entry)  # a newer event of the job supersedes it
+                if not waiting:
+                    return
+                entry = waiting.popleft()
+        finally:
+            del self._lanes[entry.event.job_id]
+
+    async def _attempt(self, entry: _Entry) -> bool:
+        """Deliver and acknowledge one entry; False when it failed and deserves another try."""
+        event = entry.event
+        try:
+            async with self._slots:
+                await self._handle(event)
         except Exception:
-            attempts = self._failures.get(entry_id, 0) + 1
+            entry.attempts += 1
             log.exception(
-                "delivering %s of job %s failed (attempt %d)", event.kind, event.job_id, attempts
+                "delivering %s of job %s failed (attempt %d)",
+                event.kind,
+                event.job_id,
+                entry.attempts,
             )
-            if attempts < MAX_ATTEMPTS:
-                self._failures[entry_id] = attempts
-                self._retry_at = time.monotonic() + self.retry_after_s
-                return  # left pending: read again after retry_after_s
+            if entry.attempts < MAX_ATTEMPTS:
+                return False
             log.error("giving up on %s of job %s", event.kind, event.job_id)
-        self._failures.pop(entry_id, None)
-        await self.consumer.ack(entry_id)
+        await self._ack(entry)
+        return True
+
+    async def _ack(self, entry: _Entry) -> None:
+        try:
+            await self.consumer.ack(entry.entry_id)
+        except RedisError as error:
+            # Left pending: delivered again after a restart (a final event still only once).
+            log.warning("acknowledging event %s failed (%s)", entry.entry_id, error)
+        self._acked.add(entry.entry_id)
+        self._ack_seen.set()
 
     async def _handle(self, event: JobEvent) -> None:
         marker = keys.delivered(self.platform, event.job_id)
@@ -153,16 +229,3 @@ class Delivery:
         if info is None:
             return None
         return ClipFile(data=data, info=info, poster=await self.results.poster(event.job_id))
-
-
-def _superseded_progress(entries: list[tuple[str, JobEvent]]) -> set[str]:
-    """Progress entries followed by a later event of the same job in the same batch: only the
-    newest state is worth an edit."""
-    latest: dict[str, str] = {}
-    for entry_id, event in entries:
-        latest[event.job_id] = entry_id
-    return {
-        entry_id
-        for entry_id, event in entries
-        if event.kind is EventKind.PROGRESS and latest[event.job_id] != entry_id
-    }

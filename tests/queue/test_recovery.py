@@ -19,14 +19,14 @@ from arq.connections import ArqRedis
 from arq.constants import retry_key_prefix
 
 from clipbot.bot.core import BotCore
-from clipbot.bot.delivery import ClipFile, Delivery, Sink
+from clipbot.bot.delivery import MAX_ATTEMPTS, ClipFile, Delivery, Sink
 from clipbot.config import Settings
 from clipbot.errors import ConfigError, QueueUnavailable
 from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
-from clipbot.queue import connection, events
+from clipbot.queue import connection, events, keys
 from clipbot.queue.embedded import EmbeddedRedis, free_port
 from clipbot.queue.results import ResultStore
-from tests.conftest import WorkerFactory, delivering, make_core
+from tests.conftest import WorkerFactory, delivering, eventually, make_core
 from tests.doubles import RecordingSink, StepRenderer
 
 pytestmark = pytest.mark.redis
@@ -160,15 +160,62 @@ async def test_events_not_acknowledged_before_a_restart_are_delivered_after_it(
     assert sink.kinds(second.job_id) == [EventKind.QUEUED]
 
 
-async def test_a_failed_delivery_is_retried(core: BotCore) -> None:
+async def unacknowledged(redis: ArqRedis) -> int:
+    summary = await redis.xpending(keys.events_stream("console"), keys.DELIVERY_GROUP)
+    return int(summary["pending"])
+
+
+async def test_a_failed_delivery_is_retried(core: BotCore, redis: ArqRedis) -> None:
     submission = await core.submit(ClipRequest(prompt="flaky network"), ALICE)
     sink = RecordingSink(fail_times=1)
     delivery = make_delivery(core, sink)
     await delivery.consumer.ensure_group()
     await delivery.run_once(block_ms=100)
-    assert sink.events == []
+    assert sink.fail_times == 0 and sink.kinds(submission.job_id) == [EventKind.QUEUED]
+    assert await unacknowledged(redis) == 0
+
+
+async def test_a_delivery_that_keeps_failing_is_given_up(core: BotCore, redis: ArqRedis) -> None:
+    await core.submit(ClipRequest(prompt="unreachable"), ALICE)
+    sink = RecordingSink(fail_times=MAX_ATTEMPTS + 1)
+    delivery = make_delivery(core, sink)
+    await delivery.consumer.ensure_group()
     await delivery.run_once(block_ms=100)
+    assert sink.fail_times == 1  # tried MAX_ATTEMPTS times, then acknowledged and dropped
+    assert sink.events == [] and await unacknowledged(redis) == 0
+
+
+async def test_an_event_waiting_for_its_retry_is_delivered_after_a_restart(
+    core: BotCore, redis: ArqRedis
+) -> None:
+    submission = await core.submit(ClipRequest(prompt="flaky, then a restart"), ALICE)
+    sink = RecordingSink(fail_times=1)
+    patient = Delivery(
+        core.redis,
+        core.queue,
+        ResultStore(core.redis, 3600),
+        "console",
+        sink,
+        consumer="adapter-1",
+        retry_after_s=3600.0,
+    )
+
+    async def failed_once() -> bool | None:
+        return sink.fail_times == 0 or None
+
+    crashed = asyncio.create_task(patient.run())
+    await eventually(failed_once)
+    crashed.cancel()  # the adapter dies while the event waits for its retry
+    with contextlib.suppress(asyncio.CancelledError):
+        await crashed
+    assert await unacknowledged(redis) == 1
+
+    restarted = make_delivery(core, sink)
+    await restarted.consumer.ensure_group()
+    while await restarted.run_once(block_ms=100):
+        pass
     assert sink.kinds(submission.job_id) == [EventKind.QUEUED]
+    assert await unacknowledged(redis) == 0
 
 
 async def test_connect_retries_until_redis_appears() -> None:
