@@ -70,6 +70,19 @@ UNREACHABLE_ERRORS = {
     "token_revoked": "My Slack token was revoked; ask an admin to reinstall the app.",
 }
 """Web API errors that trying again will not fix: the job's answer cannot be posted there."""
+TOKEN_ERRORS = frozenset(
+    {
+        "not_authed",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "not_allowed_token_type",
+        "missing_scope",
+        "no_permission",
+    }
+)
+"""Web API errors meaning the token itself is wrong (not Slack or the network being down)."""
 _GONE_ERRORS = {"message_not_found", "cant_update_message", "file_not_found", "file_deleted"}
 
 
@@ -146,6 +159,7 @@ class SlackAdapter:
 
     async def run(self) -> None:
         """Serve Slack until cancelled: HTTP mode when a port was given, else Socket Mode."""
+        await self._check_tokens()
         try:
             if self.http_port is not None:
                 await self._serve_http(self.http_port)
@@ -156,17 +170,34 @@ class SlackAdapter:
                 task.cancel()
             await asyncio.gather(*self._background, return_exceptions=True)
 
+    async def _check_tokens(self) -> None:
+        """Stop at once, with one line naming the setting, when Slack refuses a token: else a
+        bad bot token fails every request later, and Socket Mode retries a bad app token
+        forever with a traceback each time."""
+        await _check_token(
+            self.client.auth_test(),
+            "CLIPBOT_SLACK_BOT_TOKEN",
+            "it must be the Bot User OAuth Token (xoxb-…) of the app installed in the workspace",
+        )
+        if self.http_port is None:
+            await _check_token(
+                self.client.apps_connections_open(app_token=self._app_token()),
+                "CLIPBOT_SLACK_APP_TOKEN",
+                "it must be an app-level token (xapp-…) with the connections:write scope",
+            )
+
+    def _app_token(self) -> str:
+        assert self.settings.slack_app_token is not None  # checked in __init__
+        return self.settings.slack_app_token.get_secret_value()
+
     async def _serve_socket_mode(self) -> None:
         from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 
-        assert self.settings.slack_app_token is not None  # checked in __init__
-        handler = AsyncSocketModeHandler(
-            self.app, self.settings.slack_app_token.get_secret_value(), web_client=self.client
-        )
-        await handler.connect_async()  # type: ignore[no-untyped-call]
-        log.info("Slack: connected in Socket Mode")
-        self.ready.set()
+        handler = AsyncSocketModeHandler(self.app, self._app_token(), web_client=self.client)
         try:
+            await handler.connect_async()  # type: ignore[no-untyped-call]
+            log.info("Slack: connected in Socket Mode")
+            self.ready.set()
             await asyncio.Event().wait()
         finally:
             await handler.close_async()  # type: ignore[no-untyped-call]
@@ -484,6 +515,20 @@ class SlackAdapter:
         task = asyncio.create_task(work)
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+async def _check_token(call: Awaitable[object], variable: str, expected: str) -> None:
+    """Raise ``ConfigError`` if Slack refuses the token (never showing it). If Slack or the
+    network is down, go on: the connection and the requests retry on their own."""
+    try:
+        await call
+    except SlackApiError as error:
+        code = _error_code(error)
+        if code in TOKEN_ERRORS:
+            raise ConfigError(f"Slack refused {variable} ({code}); {expected}") from None
+        log.warning("Slack: could not check %s (%s); going on", variable, code)
+    except (ClientError, TimeoutError) as error:
+        log.warning("Slack: could not check %s (%r); going on", variable, error)
 
 
 def _retry_num(request: AsyncBoltRequest) -> int:
