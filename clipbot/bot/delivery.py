@@ -86,9 +86,6 @@ class Delivery:
         self._last_progress: dict[str, float] = {}
         self._lanes: dict[str, deque[_Entry]] = {}  # job id -> entries waiting behind its edit
         self._tasks: set[asyncio.Task[None]] = set()
-        self._in_hand: set[str] = set()  # entries read and not yet acknowledged
-        self._acked: set[str] = set()  # acknowledged since the current read began
-        self._ack_seen = asyncio.Event()
 
     async def run(self) -> None:
         await self.consumer.ensure_group()
@@ -112,25 +109,14 @@ class Delivery:
         return taken
 
     async def _read(self, block_ms: int) -> int:
-        # An entry acknowledged during a read may still be in its answer (the backlog is read
-        # again), so it leaves the in-hand set only when the next read starts.
-        self._in_hand -= self._acked
-        self._acked.clear()
-        self._ack_seen.clear()
         entries = await self.consumer.read(block_ms=block_ms)
-        fresh = [(entry_id, event) for entry_id, event in entries if entry_id not in self._in_hand]
-        for entry_id, event in fresh:
+        for entry_id, event in entries:
             await self._take(_Entry(entry_id, event))
-        if entries and not fresh:
-            # The consumer re-reads its own pending entries until none is left, and all of
-            # them are in hand: wait for one to be acknowledged instead of spinning.
-            await self._ack_seen.wait()
-        return len(fresh)
+        return len(entries)
 
     async def _take(self, entry: _Entry) -> None:
         """Start a lane for the entry's job, or queue the entry behind the edit in progress;
         a status update already waiting there is superseded by it."""
-        self._in_hand.add(entry.entry_id)
         job_id = entry.event.job_id
         waiting = self._lanes.get(job_id)
         if waiting is None:
@@ -185,8 +171,6 @@ class Delivery:
         except RedisError as error:
             # Left pending: delivered again after a restart (a final event still only once).
             log.warning("acknowledging event %s failed (%s)", entry.entry_id, error)
-        self._acked.add(entry.entry_id)
-        self._ack_seen.set()
 
     async def _handle(self, event: JobEvent) -> None:
         marker = keys.delivered(self.platform, event.job_id)

@@ -35,7 +35,8 @@ class EventConsumer:
         self.redis = redis
         self.stream = keys.events_stream(platform)
         self.consumer = consumer
-        self._backlog = True  # first read our own pending entries (left by a previous run)
+        # First page through our own pending entries (left by a previous run), from the start.
+        self._backlog_after: str | None = "0"
 
     async def ensure_group(self) -> None:
         try:
@@ -45,11 +46,12 @@ class EventConsumer:
                 raise
 
     async def read(self, block_ms: int = 1000, count: int = 100) -> list[tuple[str, JobEvent]]:
-        if self._backlog:
-            entries = await self._read("0", count, block_ms=None)
+        if self._backlog_after is not None:
+            entries = await self._read(self._backlog_after, count, block_ms=None)
             if entries:
+                self._backlog_after = entries[-1][0]
                 return entries
-            self._backlog = False
+            self._backlog_after = None
             claimed = await self._claim_abandoned(count)
             if claimed:
                 return claimed
@@ -57,10 +59,6 @@ class EventConsumer:
 
     async def ack(self, entry_id: str) -> None:
         await self.redis.xack(self.stream, keys.DELIVERY_GROUP, entry_id)
-
-    async def reclaim(self) -> None:
-        """Look again at pending entries (ours and dead peers') on the next read."""
-        self._backlog = True
 
     async def _read(
         self, start: str, count: int, block_ms: int | None
