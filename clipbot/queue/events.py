@@ -5,6 +5,7 @@ survive an adapter restart (its pending entries are read again, or claimed by a 
 from __future__ import annotations
 
 import logging
+import time
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -16,7 +17,8 @@ log = logging.getLogger(__name__)
 
 STREAM_MAXLEN = 10_000
 CLAIM_IDLE_MS = 60_000
-"""A peer's unacknowledged entry older than this is taken over (its consumer has died)."""
+"""A peer's unacknowledged entry older than this is taken over (its consumer has died); live
+consumers look for such entries at start-up and then this often."""
 
 
 async def publish(redis: Redis, event: JobEvent) -> None:
@@ -31,10 +33,14 @@ async def publish(redis: Redis, event: JobEvent) -> None:
 class EventConsumer:
     """Reads one platform's events as ``consumer`` of the delivery group."""
 
-    def __init__(self, redis: Redis, platform: str, consumer: str) -> None:
+    def __init__(
+        self, redis: Redis, platform: str, consumer: str, *, claim_idle_ms: int = CLAIM_IDLE_MS
+    ) -> None:
         self.redis = redis
         self.stream = keys.events_stream(platform)
         self.consumer = consumer
+        self.claim_idle_ms = claim_idle_ms
+        self._next_claim = 0.0
         # First page through our own pending entries (left by a previous run), from the start.
         self._backlog_after: str | None = "0"
 
@@ -52,6 +58,8 @@ class EventConsumer:
                 self._backlog_after = entries[-1][0]
                 return entries
             self._backlog_after = None
+        if time.monotonic() >= self._next_claim:
+            self._next_claim = time.monotonic() + self.claim_idle_ms / 1000
             claimed = await self._claim_abandoned(count)
             if claimed:
                 return claimed
@@ -73,7 +81,7 @@ class EventConsumer:
 
     async def _claim_abandoned(self, count: int) -> list[tuple[str, JobEvent]]:
         result = await self.redis.xautoclaim(
-            self.stream, keys.DELIVERY_GROUP, self.consumer, CLAIM_IDLE_MS, "0-0", count=count
+            self.stream, keys.DELIVERY_GROUP, self.consumer, self.claim_idle_ms, "0-0", count=count
         )
         return await self._parse(result[1])
 

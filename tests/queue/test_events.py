@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from arq.connections import ArqRedis
 
@@ -47,3 +49,15 @@ async def test_a_restarted_consumer_reads_its_whole_backlog_once_then_new_events
     restarted = events.EventConsumer(redis, "console", "adapter-1")
     jobs = [event.job_id for _, event in await read_all(restarted)]
     assert jobs == [f"job-{n}" for n in range(251)]  # each once, in order, then the new one
+
+
+async def test_a_live_consumer_takes_over_what_a_dead_peer_left_pending(redis: ArqRedis) -> None:
+    survivor = events.EventConsumer(redis, "console", "adapter-1", claim_idle_ms=200)
+    dead = events.EventConsumer(redis, "console", "adapter-2", claim_idle_ms=200)
+    await survivor.ensure_group()
+    assert await read_all(survivor) == []  # past its start-up look for abandoned entries
+    await events.publish(redis, progress(1))
+    assert len(await read_all(dead)) == 1  # read by the peer, which then dies
+    await asyncio.sleep(0.3)
+    taken = await read_all(survivor)
+    assert [event.job_id for _, event in taken] == ["job-1"]
