@@ -58,7 +58,7 @@ TOKEN_MARGIN_S = 30.0
 LENGTHS_S = (1, 2, 3, 5, 8, 10)
 NOTICE_TTL_S = 20.0
 """How long a refusal answering a reaction stays in the channel (reactions have no
-ephemeral replies)."""
+ephemeral replies): the default of ``DiscordAdapter.notice_ttl_s``."""
 TOO_LARGE = 40005
 GONE = frozenset({10008, 10015, 50027})
 """Unknown message, unknown webhook, invalid webhook token: the status message can no longer
@@ -188,6 +188,7 @@ class DiscordAdapter:
         self.core = core
         self.settings = settings
         self.client = ClipClient(self)
+        self.notice_ttl_s = NOTICE_TTL_S
         self._ready = asyncio.Event()
 
     def ready_to_deliver(self) -> None:
@@ -357,7 +358,7 @@ class DiscordAdapter:
         if action is None:
             return
         guild = self.client.get_guild(payload.guild_id) if payload.guild_id else None
-        channel = guild.get_channel_or_thread(payload.channel_id) if guild else None
+        channel = await self._reaction_channel(guild, payload.channel_id)
         if not _allowed(self.settings.discord_channel_ids, payload.channel_id, channel):
             return
         actor = Origin(
@@ -397,14 +398,30 @@ class DiscordAdapter:
         except ClipbotError as error:
             notice = f"{mention} {error}"
             if status is not None:
-                await status.edit(content=notice, delete_after=NOTICE_TTL_S)
+                await status.edit(content=notice, delete_after=self.notice_ttl_s)
             else:
-                await messages.send(notice, delete_after=NOTICE_TTL_S)
+                await messages.send(notice, delete_after=self.notice_ttl_s)
         except discord.HTTPException as error:
             if error.code not in GONE:
                 raise
             # deleted between the reaction and the answer: nothing to answer under
             log.info("reaction on message %s: it is gone (%s)", payload.message_id, error.code)
+
+    async def _reaction_channel(
+        self, guild: discord.Guild | None, channel_id: int
+    ) -> discord.abc.GuildChannel | discord.Thread | discord.abc.PrivateChannel | None:
+        """The channel or thread of a reaction: discord.py caches a server's channels, but
+        a thread only once it has seen it active (not one archived before the bot started,
+        say), so an unknown one is fetched. None when the bot cannot see it."""
+        if guild is None:
+            return None
+        if (cached := guild.get_channel_or_thread(channel_id)) is not None:
+            return cached
+        try:
+            return await self.client.fetch_channel(channel_id)
+        except discord.HTTPException as error:
+            log.info("reaction in channel %s, which the bot cannot see (%s)", channel_id, error)
+            return None
 
     # -- delivery ----------------------------------------------------------------------------
 

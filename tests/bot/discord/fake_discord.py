@@ -22,6 +22,7 @@ GUILD_ID = 2000
 MOD_ROLE_ID = 2001
 CHANNEL_ID = 3000
 NSFW_CHANNEL_ID = 3001
+OTHER_CHANNEL_ID = 3002
 ALICE = 4000
 BOB = 4001
 MANAGE_MESSAGES = 1 << 13
@@ -98,7 +99,11 @@ def guild_create() -> Json:
             {"id": str(GUILD_ID), "name": "@everyone", "permissions": str(EVERYONE), "position": 0},
             {"id": str(MOD_ROLE_ID), "name": "mods", "permissions": str(MANAGE_MESSAGES)},
         ],
-        "channels": [text_channel(CHANNEL_ID), text_channel(NSFW_CHANNEL_ID, nsfw=True)],
+        "channels": [
+            text_channel(CHANNEL_ID),
+            text_channel(NSFW_CHANNEL_ID, nsfw=True),
+            text_channel(OTHER_CHANNEL_ID),
+        ],
         "threads": [],
         "members": [],
         "voice_states": [],
@@ -140,6 +145,11 @@ class FakeDiscord:
         self.expired_tokens: set[str] = set()
         self.deleted_messages: set[str] = set()
         """Message ids that REST calls on (edit, reply, delete) answer with Unknown Message."""
+        self.channels: dict[str, Json] = {c["id"]: c for c in guild_create()["channels"]}
+        """What ``GET /channels/{id}`` finds: the server's channels, and threads a test adds
+        (the gateway announces none, so discord.py has not cached them)."""
+        self.posted: dict[str, Request] = {}
+        """Channel messages the bot posted, by the id they were given."""
         self.throttles: list[Throttle] = []
         self.identified = asyncio.Event()
         self._changed = asyncio.Condition()
@@ -292,11 +302,19 @@ class FakeDiscord:
             return _json({"message": "Invalid Webhook Token", "code": 50027}, status=401)
         if r.method == "DELETE":
             return web.Response(status=204)
+        if parts[0] == "channels" and len(parts) == 2 and r.method == "GET":
+            if parts[1] in self.channels:
+                return _json(self.channels[parts[1]])
+            return _json({"message": "Unknown Channel", "code": 10003}, status=404)
         if parts[0] == "webhooks":
             message_id = parts[4] if len(parts) > 4 else str(snowflake())
             return _json(self._message(message_id, CHANNEL_ID, r, webhook=True))
         if parts[0] == "channels" and len(parts) >= 3 and parts[2] == "messages":
-            message_id = parts[3] if len(parts) > 3 else str(snowflake())
+            if len(parts) > 3:
+                message_id = parts[3]
+            else:
+                message_id = str(snowflake())
+                self.posted[message_id] = r
             return _json(self._message(message_id, int(parts[1]), r))
         return _json({"message": f"unknown route {r.method} {r.path}", "code": 0}, status=404)
 
@@ -433,10 +451,12 @@ def _option_type(value: Any) -> int:
     return 4 if isinstance(value, int) else 3
 
 
-def reaction(message_id: str, emoji: str, who: Json, user_id: int) -> Json:
+def reaction(
+    message_id: str, emoji: str, who: Json, user_id: int, *, channel_id: int = CHANNEL_ID
+) -> Json:
     return {
         "user_id": str(user_id),
-        "channel_id": str(CHANNEL_ID),
+        "channel_id": str(channel_id),
         "message_id": message_id,
         "guild_id": str(GUILD_ID),
         "emoji": {"id": None, "name": emoji},

@@ -56,9 +56,11 @@ async def queued_jobs(core: BotCore) -> list[JobRecord]:
     return [await core.queue.record(job_id) for job_id in job_ids]
 
 
-async def a_posted_clip(core: BotCore, message_id: str, *, status: EventKind) -> str:
+async def a_posted_clip(
+    core: BotCore, message_id: str, *, status: EventKind, channel: int = CHANNEL_ID
+) -> str:
     """A job of Alice's whose clip message ``message_id`` the bot posted (in an earlier run)."""
-    origin = Origin(platform="discord", channel=str(CHANNEL_ID), user=str(ALICE))
+    origin = Origin(platform="discord", channel=str(channel), user=str(ALICE))
     submission = await core.submit(ClipRequest(prompt="a red fox in snow", seed=42), origin)
     await core.queue.set_status(submission.job_id, status)
     await core.link_message(origin, message_id, submission.job_id)

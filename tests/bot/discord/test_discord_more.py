@@ -1,5 +1,6 @@
 """More of the Discord adapter through discord.py itself: `/queue`, `/cancel` autocomplete, the
-allowed-channels setting, ❌ and 🔀 as reactions, the token's age, and reaction errors."""
+allowed-channels setting (reactions and uncached threads included), ❌ and 🔀 as reactions, the
+token's age, reaction errors, and refusals to reactions clearing themselves away."""
 
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from tests.bot.discord.fake_discord import (
     BOB,
     CHANNEL_ID,
     GUILD_ID,
+    OTHER_CHANNEL_ID,
     FakeDiscord,
     Json,
     Request,
@@ -36,7 +38,6 @@ pytestmark = pytest.mark.redis
 
 ALICE_MEMBER = member(ALICE, "alice")
 BOB_MEMBER = member(BOB, "bob")
-OTHER_CHANNEL_ID = 3100
 THREAD_ID = 3200
 
 
@@ -327,3 +328,124 @@ async def test_a_cancel_reaction_by_a_member_with_manage_messages_cancels_anyone
     )
 
     assert (await core.queue.record(job.job_id)).status is EventKind.CANCELLED
+
+
+def channel_posts(server: FakeDiscord, channel: int = CHANNEL_ID) -> list[Request]:
+    return server.matching("POST", f"^/channels/{channel}/messages$")
+
+
+async def test_x_by_the_requester_on_a_finished_clip_deletes_it_and_by_anyone_else_does_not(
+    bot: DiscordAdapter, fake_discord: FakeDiscord, core: BotCore
+) -> None:
+    job_id = await a_posted_clip(core, "660", status=EventKind.DONE)
+    await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction("660", "❌", BOB_MEMBER, BOB))
+    (notice,) = await fake_discord.wait_for(lambda: channel_posts(fake_discord))
+    assert (notice.content or "").startswith(f"<@{BOB}> Only the person who asked")
+    assert not fake_discord.matching("DELETE", "/messages/660")
+
+    await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction("660", "❌", ALICE_MEMBER, ALICE))
+    await fake_discord.wait_for(
+        lambda: fake_discord.matching("DELETE", f"^/channels/{CHANNEL_ID}/messages/660$")
+    )
+    assert len(channel_posts(fake_discord)) == 1  # deleting needs no answer
+    assert (await core.queue.record(job_id)).status is EventKind.DONE
+
+
+@pytest.mark.parametrize("emoji", ["🔁", "🔀", "❌"])
+async def test_a_reaction_in_a_channel_not_allowed_is_ignored(
+    only_the_clips_channel: DiscordAdapter,
+    fake_discord: FakeDiscord,
+    core: BotCore,
+    reactions_handled: list[BaseException | None],
+    emoji: str,
+) -> None:
+    job_id = await a_posted_clip(core, "661", status=EventKind.DONE, channel=OTHER_CHANNEL_ID)
+    await fake_discord.dispatch(
+        "MESSAGE_REACTION_ADD",
+        reaction("661", emoji, ALICE_MEMBER, ALICE, channel_id=OTHER_CHANNEL_ID),
+    )
+    await eventually(lambda: _handled(reactions_handled))
+
+    assert reactions_handled == [None]
+    assert [job.job_id for job in await queued_jobs(core)] == [job_id]  # nothing new queued
+    assert [r.method for r in fake_discord.requests if r.path.startswith("/channels/")] == []
+
+
+async def _handled(handled: list[BaseException | None]) -> bool | None:
+    return True if handled else None
+
+
+async def test_a_reaction_in_an_allowed_thread_discord_py_has_not_cached_still_works(
+    only_the_clips_channel: DiscordAdapter, fake_discord: FakeDiscord, core: BotCore
+) -> None:
+    fake_discord.channels[str(THREAD_ID)] = thread_of(CHANNEL_ID, THREAD_ID)
+    assert only_the_clips_channel.client.get_channel(THREAD_ID) is None  # not cached
+    parent = await a_posted_clip(core, "662", status=EventKind.DONE, channel=THREAD_ID)
+    await fake_discord.dispatch(
+        "MESSAGE_REACTION_ADD", reaction("662", "🔁", BOB_MEMBER, BOB, channel_id=THREAD_ID)
+    )
+    (status,) = await fake_discord.wait_for(lambda: channel_posts(fake_discord, THREAD_ID))
+    # once queued, delivery edits the reply to show the position
+    await fake_discord.wait_for(lambda: fake_discord.matching("PATCH", f"/{THREAD_ID}/messages/"))
+
+    (job,) = [job for job in await queued_jobs(core) if job.request.parent_job_id == parent]
+    assert job.origin.channel == str(THREAD_ID) and job.origin.user == str(BOB)
+    assert str(status.json["message_reference"]["message_id"]) == "662"
+    assert fake_discord.matching("GET", f"^/channels/{THREAD_ID}$")
+
+
+@pytest.mark.parametrize("thread", [thread_of(OTHER_CHANNEL_ID, THREAD_ID), None])
+async def test_a_reaction_in_an_uncached_thread_not_allowed_or_not_visible_is_ignored(
+    only_the_clips_channel: DiscordAdapter,
+    fake_discord: FakeDiscord,
+    core: BotCore,
+    reactions_handled: list[BaseException | None],
+    caplog: pytest.LogCaptureFixture,
+    thread: Json | None,
+) -> None:
+    if thread is not None:  # else the bot cannot see the thread: Discord answers 404
+        fake_discord.channels[str(THREAD_ID)] = thread
+    await a_posted_clip(core, "663", status=EventKind.DONE, channel=THREAD_ID)
+    await fake_discord.dispatch(
+        "MESSAGE_REACTION_ADD", reaction("663", "🔁", BOB_MEMBER, BOB, channel_id=THREAD_ID)
+    )
+    await eventually(lambda: _handled(reactions_handled))
+
+    assert reactions_handled == [None]
+    assert len(await queued_jobs(core)) == 1  # the clip's own job only
+    assert not channel_posts(fake_discord, THREAD_ID)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_refusals_to_reactions_are_deleted_after_the_notice_delay(
+    bot: DiscordAdapter, fake_discord: FakeDiscord, core: BotCore
+) -> None:
+    bot.notice_ttl_s = 0.3
+    await a_posted_clip(core, "664", status=EventKind.DONE)
+    bob = Origin(platform="discord", channel=str(CHANNEL_ID), user=str(BOB))
+    for n in range(core.settings.max_jobs_per_user):
+        await core.submit(ClipRequest(prompt=f"bob's clip {n}"), bob)
+
+    # refused before anything was posted: the notice is a message of its own
+    await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction("664", "❌", BOB_MEMBER, BOB))
+    # refused after the status reply was posted: the reply becomes the notice
+    await fake_discord.dispatch("MESSAGE_REACTION_ADD", reaction("664", "🔁", BOB_MEMBER, BOB))
+
+    def posted(words: str) -> tuple[str, Request]:
+        (found,) = [(i, r) for i, r in fake_discord.posted.items() if words in (r.content or "")]
+        return found
+
+    def deleted(message_id: str) -> list[Request]:
+        return fake_discord.matching("DELETE", f"^/channels/{CHANNEL_ID}/messages/{message_id}$")
+
+    await fake_discord.wait_for(lambda: len(fake_discord.posted) == 2)
+    notice_id, notice = posted("Only the person who asked")
+    status_id, _ = posted("queuing")
+    (edit,) = await fake_discord.wait_for(
+        lambda: fake_discord.matching("PATCH", f"/messages/{status_id}$")
+    )
+    assert "queued or rendering" in (edit.content or "")
+    (notice_gone,) = await fake_discord.wait_for(lambda: deleted(notice_id), timeout=10)
+    (status_gone,) = await fake_discord.wait_for(lambda: deleted(status_id), timeout=10)
+    assert notice_gone.at - notice.at >= 0.25 and status_gone.at - edit.at >= 0.25
+    assert not fake_discord.matching("DELETE", "/messages/664")  # the clip stays
