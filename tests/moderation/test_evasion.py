@@ -24,6 +24,8 @@ INVISIBLE = ["\u200b", "\u200c", "\u200d", "\u2060", "\ufeff", "\u0301", "\u0308
 
 
 def rewrite(word: str, how: str, rng: random.Random) -> str:
+    if "*" in word:  # a masked word is left alone: spaced out too, its letters are lost
+        return word
     if how == "leet":
         return "".join(LEET.get(c, c) if rng.random() < 0.6 else c for c in word)
     if how == "look_alike":
@@ -48,7 +50,9 @@ def rewrite(word: str, how: str, rng: random.Random) -> str:
     raise AssertionError(how)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=400, deadline=None, derandomize=True, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(
     st.sampled_from(BLOCKED),
     st.lists(
