@@ -260,8 +260,10 @@ def normalise(prompt: str) -> Normalised:
     plain = _stream(folded)
     leet_stream = _stream(decode_leet(_JOINER_RE.sub("", folded)), leet=True)
     streams = [plain] if leet_stream.tokens == plain.tokens else [plain, leet_stream]
-    masked = _STARRED_RE.sub(_mask, folded)
-    if masked != folded:
+    # Masks come with leetspeak often enough (n*k3d) that this reading decodes it too.
+    unleet = decode_leet(folded)
+    masked = _STARRED_RE.sub(_mask, unleet)
+    if masked != unleet:
         streams.append(_stream(masked, masked=True))
     return Normalised(tuple(streams))
 
