@@ -47,6 +47,8 @@ EMOJI_WORDS = str.maketrans(
         "🍉": " watermelon ", "🍗": " fried chicken ", "🍆": " eggplant ", "🍑": " peach ",
         "🌽": " corn ", "💦": " splash ", "🔪": " knife ", "🔫": " gun ", "💣": " bomb ",
         "🩸": " blood ", "💀": " skull ", "⚰": " coffin ", "🪢": " noose ", "💊": " pills ",
+        "👧": " little girl ", "👦": " little boy ", "🧒": " child ", "👶": " baby ",
+        "👙": " bikini ", "🩲": " underwear ",
     }
 )  # fmt: skip
 

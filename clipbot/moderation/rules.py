@@ -34,6 +34,8 @@ _AGE = r"(\d{1,2}|" + "|".join(_NUMBER_WORDS) + r")"
 _AGE_PATTERNS = re.compile(
     rf"\b{_AGE} ?(?:years?|yrs?|yr|year) ?old\b|\b{_AGE} ?(?:yo|y o|yrs? old)\b"
     rf"|\baged? {_AGE}\b|\b{_AGE} years? of age\b"
+    # An age guessed at: "maybe twelve", "looks 13", "barely 14".
+    rf"|\b(?:maybe|looks|looking|barely|just turned) {_AGE}\b"
 )
 
 
@@ -187,9 +189,13 @@ class RuleSet:
         matches: list[Match] = list(self.lexicon.find(stream))
         persons = list(people.find(stream))
         benign = [(m.start, m.end) for m in matches if m.label == BENIGN]
-        hidden = benign + [(p.start, p.end) for p in persons if p.listed]
+        names = [(p.start, p.end) for p in persons if p.listed]
         for m in matches:
-            if m.label == BENIGN or _inside(m.start, m.end, hidden):
+            if m.label == BENIGN or _inside(m.start, m.end, benign):
+                continue
+            # A word inside a listed name is not that word ("Jack Black" is no colour); a
+            # phrase that is the whole name was written for that person ("hitler").
+            if _inside(m.start, m.end, names) and (m.start, m.end) not in names:
                 continue
             found.add(m.label, m.start + offset, m.end + offset, m.term)
         for p in persons:
