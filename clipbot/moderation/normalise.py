@@ -10,7 +10,10 @@ across in-word punctuation (``n.u.d.e``, ``n*ked``), runs of single letters join
 Leetspeak is decoded into a second token stream rather than in place, because digits carry
 meaning of their own (``3d render``, ``13 year old``): rules run over both streams. A star that
 stands for letters (``n*ked``, ``k*kes``) rather than splitting them (``n*a*k*e*d``) gives a
-third stream, whose masked words ``segment`` fills in from the rules' vocabulary.
+third stream, whose masked words ``segment`` fills in from the rules' vocabulary. A word cut
+into pieces by hyphens (``sui-cide``, ``dis-member-ment``) gives one more reading, in which each
+hyphenated group is glued and ``segment`` splits it again into the rules' words; hyphens stay
+separators in the plain reading, where they are usually honest (``ex-boyfriend``, ``x-ray``).
 """
 
 from __future__ import annotations
@@ -64,6 +67,9 @@ _TOKEN_RE = re.compile(r"[a-z0-9]+")
 # Stars between letters: n*ked (a mask) or n*a*k*e*d (letters spaced out, left to the joiner).
 _STARRED_RE = re.compile(r"[a-z]+(?:\*+[a-z]+)+")
 _MASKED_TOKEN_RE = re.compile(r"[a-z0-9?]+")
+_HYPHENATED_TOKEN_RE = re.compile(r"[a-z0-9]+(?:[-‐‑–]+[a-z0-9]+)*")
+_HYPHEN_RE = re.compile(r"[-‐‑–]+")
+_HYPHEN_BETWEEN_LETTERS_RE = re.compile(r"[a-z][-‐‑–]+[a-z]")
 _MAX_MASKED_LETTERS = 3
 _REPEAT_RE = re.compile(r"([a-z])\1{2,}")
 _ANY_RUN_RE = re.compile(r"([a-z])\1+")
@@ -162,10 +168,16 @@ def _join_single_letters(tokens: list[str], leet: bool) -> tuple[list[str], set[
     return out, joined
 
 
-def _stream(text: str, *, leet: bool = False, masked: bool = False) -> Stream:
+def _stream(
+    text: str, *, leet: bool = False, masked: bool = False, hyphens: bool = False
+) -> Stream:
     text = _JOINER_RE.sub("", text)
-    token_re = _MASKED_TOKEN_RE if masked else _TOKEN_RE
+    token_re = _MASKED_TOKEN_RE if masked else _HYPHENATED_TOKEN_RE if hyphens else _TOKEN_RE
     tokens, joined = _join_single_letters(token_re.findall(text), leet)
+    if hyphens:
+        glued = {i for i, token in enumerate(tokens) if _HYPHEN_RE.search(token)}
+        tokens = [_HYPHEN_RE.sub("", token) for token in tokens]
+        joined |= glued
     collapsed: list[str] = []
     stretched: list[str | None] = []
     for token in tokens:
@@ -267,6 +279,8 @@ def normalise(prompt: str) -> Normalised:
     masked = _STARRED_RE.sub(_mask, unleet)
     if masked != unleet:
         streams.append(_stream(masked, masked=True))
+    if _HYPHEN_BETWEEN_LETTERS_RE.search(unleet):
+        streams.append(_stream(unleet, leet=True, hyphens=True))
     return Normalised(tuple(streams))
 
 

@@ -39,6 +39,14 @@ def test_spaced_and_punctuated_letters_are_joined() -> None:
     assert tokens("n-u-d-e") == ["nude"]
 
 
+def test_words_cut_by_hyphens_are_glued_in_a_reading_of_their_own() -> None:
+    assert tokens("my ex-boyfriend") == ["my", "ex", "boyfriend"]
+    assert "suicide" in normalise("sui-cide note").streams[-1].tokens
+    assert screen("a sui-cide note on the table").category == "self_harm"
+    assert screen("a por-n video").category == "sexual"
+    assert screen("an x-ray of a hand").action == "allow"
+
+
 def test_letters_repeated_three_times_collapse() -> None:
     stream = normalise("nuuuude kiiilll").plain
     assert stream.tokens[0] == "nude"
