@@ -66,7 +66,11 @@ class Lexicon:
     """A set of labelled phrases, matched together."""
 
     def __init__(self, labelled_terms: Mapping[str, Iterable[str]]) -> None:
-        self._exact: dict[str, list[_Phrase]] = defaultdict(list)
+        # Phrases are indexed by their first two words where both are whole words, so a common
+        # first word ("the", "a") does not make every phrase it starts a candidate.
+        self._single: dict[str, list[_Phrase]] = defaultdict(list)
+        self._pairs: dict[tuple[str, str], list[_Phrase]] = defaultdict(list)
+        self._by_first: dict[str, list[_Phrase]] = defaultdict(list)
         self._squeezed: dict[str, list[_Phrase]] = defaultdict(list)
         self._prefix: dict[str, list[_Phrase]] = defaultdict(list)
         self.vocabulary: set[str] = set()
@@ -91,13 +95,23 @@ class Lexicon:
                 raise ValueError(f"prefix {term!r} needs {PREFIX_KEY} letters before '*'")
             self._prefix[first[:PREFIX_KEY]].append(phrase)
         else:
-            self._exact[first].append(phrase)
+            if len(clean) > 1 and not prefix[1]:
+                self._pairs[(first, clean[1])].append(phrase)
+            else:
+                self._single[first].append(phrase)
+            self._by_first[first].append(phrase)
             self._squeezed[squeeze(first)].append(phrase)
 
     def find(self, stream: Stream) -> Iterator[Match]:
         tokens, stretched = stream.tokens, stream.stretched
         for i, token in enumerate(tokens):
-            candidates = self._exact.get(token, [])
+            if i + 1 < len(tokens) and stretched[i + 1] is not None:
+                # The next word had letters stretched: match it the slow way.
+                candidates = self._by_first.get(token, [])
+            else:
+                candidates = self._single.get(token, [])
+                if i + 1 < len(tokens):
+                    candidates = candidates + self._pairs.get((token, tokens[i + 1]), [])
             if stretched[i] is not None:
                 candidates = candidates + self._squeezed.get(stretched[i] or "", [])
             if len(token) >= PREFIX_KEY:
