@@ -51,7 +51,8 @@ EMOJI_WORDS = str.maketrans(
         "🌽": " corn ", "💦": " splash ", "🔪": " knife ", "🔫": " gun ", "💣": " bomb ",
         "🩸": " blood ", "💀": " skull ", "⚰": " coffin ", "🪢": " noose ", "💊": " pills ",
         "👧": " little girl ", "👦": " little boy ", "🧒": " child ", "👶": " baby ",
-        "👙": " bikini ", "🩲": " underwear ",
+        "👙": " bikini ", "🩲": " underwear ", "🍺": " beer ", "🍻": " beers ", "🍷": " wine ",
+        "🥃": " whiskey ", "🚬": " cigarette ", "₿": " bitcoin ", "👛": " wallet ",
     }
 )  # fmt: skip
 
