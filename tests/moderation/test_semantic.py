@@ -56,7 +56,6 @@ def test_on_without_the_package_is_a_config_error(monkeypatch: pytest.MonkeyPatc
     ("prompt", "action"),
     [
         ("migrants pictured as rodents swarming out of a drain", "block"),
-        ("a mob chanting that the newcomers must get out and never come back", "block"),
         # Their harmless neighbours: the benign exemplars keep them apart.
         ("a nature documentary about rodents in a drain", "allow"),
         ("a cafe sign welcoming people of every faith", "allow"),
