@@ -48,10 +48,10 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
     return round(cuts[49], 3), round(cuts[98], 3)
 
 
-# A sixth of the 3 % target. The development set's benign prompts are few, so a false block
-# the tune split allows is worth several elsewhere: with 1.5 % the search chose 0.52 / 0.15,
-# which blocked 9 % of a public set of harmless prompts that use explicit words in a
-# harmless context; with 0.5 % it keeps 0.62 / 0.0.
+# A sixth of the 3 % target. A false block the tune split allows is worth several elsewhere:
+# with 1.5 % the search once chose 0.52 / 0.15, which blocked 9 % of a public set of harmless
+# prompts that use explicit words in a harmless context. Since the development set gained
+# hundreds of hard near misses, 0.5 % keeps the threshold at 0.75.
 FALSE_BLOCK_BUDGET = 0.005
 
 

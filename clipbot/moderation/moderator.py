@@ -109,8 +109,10 @@ class Moderator:
                 action="block", category=REAL_PERSON, reason=REAL_PERSON_REASON, matched=names
             )
         if self.semantic is not None:
-            texts = list(dict.fromkeys(s.text for s in normalised.streams if s.tokens))
-            close = self.semantic.classify(texts, skip=frozenset(lifted)) if texts else None
+            # The readings as the rules saw them: a masked word filled in ("n?ked" as "naked"),
+            # a glued one split ("exboyfriend" as "ex boyfriend", so usually the plain one again).
+            readings = found.readings
+            close = self.semantic.classify(readings, skip=frozenset(lifted)) if readings else None
             if close is not None:
                 return self._block(
                     close.category,

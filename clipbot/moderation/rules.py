@@ -79,9 +79,11 @@ class Hit:
 
 @dataclass
 class Found:
-    """What one prompt matched, per group, as (start, end, term) spans."""
+    """What one prompt matched, per group, as (start, end, term) spans, and the distinct
+    readings the rules matched against (masked and glued words filled in and split)."""
 
     groups: dict[str, list[tuple[int, int, str]]] = field(default_factory=lambda: defaultdict(list))
+    readings: list[str] = field(default_factory=list)
 
     def add(self, group: str, start: int, end: int, term: str) -> None:
         self.groups[group].append((start, end, term))
@@ -186,6 +188,8 @@ class RuleSet:
         self, stream: Stream, people: PeopleIndex, found: Found, offset: int, *, ages: bool
     ) -> None:
         stream = segment(stream, self.flagged_words, self.vocabulary, people.vocabulary)
+        if stream.tokens and stream.text not in found.readings:
+            found.readings.append(stream.text)
         matches: list[Match] = list(self.lexicon.find(stream))
         persons = list(people.find(stream))
         benign = [(m.start, m.end) for m in matches if m.label == BENIGN]

@@ -24,6 +24,16 @@ def test_paraphrase_without_trigger_words_is_caught(semantic_moderator: Moderato
     assert verdict.matched[0].startswith("semantic:")
 
 
+def test_semantic_layer_reads_masked_and_split_words_as_the_rules_filled_them_in(
+    semantic_moderator: Moderator,
+) -> None:
+    # "pr?vate" or "priv ate" alone sit far from every exemplar; "private" does not.
+    for prompt in ("a man with his pr*vate parts on show", "a man with his priv-ate parts on show"):
+        verdict = semantic_moderator.screen(prompt)
+        assert verdict.action == "block"
+        assert verdict.matched[0].startswith("semantic:")
+
+
 @pytest.mark.parametrize(
     "prompt", ["a fox running through snow", "a couple dancing in the kitchen", "kids at a pool"]
 )
