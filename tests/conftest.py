@@ -118,9 +118,10 @@ def start_worker(settings: Settings) -> WorkerFactory:
 
 @contextlib.asynccontextmanager
 async def delivering(
-    core: BotCore, sink: Sink, platform: str = "console", consumer: str = "test"
+    core: BotCore, sink: Sink, platform: str = "console", consumer: str = "test", **options: Any
 ) -> AsyncIterator[Delivery]:
-    """Delivery reading ``platform``'s event stream into ``sink``, as `clipbot run` does."""
+    """Delivery reading ``platform``'s event stream into ``sink``, as `clipbot run` does;
+    ``options`` go to ``Delivery`` (no progress throttling unless they say otherwise)."""
     delivery = Delivery(
         core.redis,
         core.queue,
@@ -128,7 +129,7 @@ async def delivering(
         platform,
         sink,
         consumer=consumer,
-        progress_interval_s=0.0,
+        **{"progress_interval_s": 0.0, **options},
     )
     task = asyncio.create_task(delivery.run())
     try:

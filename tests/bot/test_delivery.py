@@ -5,12 +5,14 @@ not hold up another's clip, and what piles up behind it must collapse, not queue
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
-from clipbot.bot.core import BotCore
-from clipbot.bot.delivery import ClipFile, Delivery
+from clipbot.bot.core import BotCore, Submission
+from clipbot.bot.delivery import ClipFile
 from clipbot.generator.contract import EncodedClip
 from clipbot.models import ClipInfo, ClipRequest, EventKind, JobEvent, Origin
 from clipbot.queue import events, keys
@@ -53,6 +55,19 @@ class GatedSink(RecordingSink):
             return await super().deliver(event, clip)
         finally:
             self.in_flight -= 1
+
+
+@contextlib.asynccontextmanager
+async def first_edit_held(
+    core: BotCore, prompt: str
+) -> AsyncIterator[tuple[GatedSink, Submission, asyncio.Event]]:
+    """Delivery running, with the first edit of a new job waiting at its shut gate."""
+    sink = GatedSink()
+    job = await core.submit(ClipRequest(prompt=prompt), ALICE)
+    gate = sink.shut(job.job_id)
+    async with delivering(core, sink):
+        await sink.wait_for(lambda: job.job_id in sink.held)
+        yield sink, job, gate
 
 
 async def publish(core: BotCore, job_id: str, kind: EventKind, **fields: Any) -> None:
@@ -105,11 +120,7 @@ async def test_a_job_stuck_in_a_slow_edit_does_not_hold_up_another_jobs_clip(
 async def test_progress_piling_up_behind_a_slow_edit_collapses_into_the_newest(
     core: BotCore,
 ) -> None:
-    sink = GatedSink()
-    job = await core.submit(ClipRequest(prompt="rate limited"), ALICE)
-    gate = sink.shut(job.job_id)
-    async with delivering(core, sink):
-        await sink.wait_for(lambda: job.job_id in sink.held)
+    async with first_edit_held(core, "rate limited") as (sink, job, gate):
         await publish(core, job.job_id, EventKind.STARTED)
         for step in range(1, 11):
             await publish(core, job.job_id, EventKind.PROGRESS, step=step, total_steps=10)
@@ -129,11 +140,7 @@ async def test_progress_piling_up_behind_a_slow_edit_collapses_into_the_newest(
 async def test_a_clip_that_arrives_behind_a_slow_edit_is_shown_once_after_it(
     core: BotCore,
 ) -> None:
-    sink = GatedSink()
-    job = await core.submit(ClipRequest(prompt="rate limited"), ALICE)
-    gate = sink.shut(job.job_id)
-    async with delivering(core, sink):
-        await sink.wait_for(lambda: job.job_id in sink.held)
+    async with first_edit_held(core, "rate limited") as (sink, job, gate):
         for step in range(1, 4):
             await publish(core, job.job_id, EventKind.PROGRESS, step=step, total_steps=3)
         await finish(core, job.job_id)
@@ -150,17 +157,7 @@ async def test_no_more_jobs_than_the_concurrency_are_delivered_at_once(core: Bot
     sink = GatedSink()
     jobs = [await core.submit(ClipRequest(prompt=f"job {n}"), ALICE) for n in range(3)]
     gates = [sink.shut(job.job_id) for job in jobs]
-    delivery = Delivery(
-        core.redis,
-        core.queue,
-        ResultStore(core.redis, 3600),
-        "console",
-        sink,
-        consumer="test",
-        concurrency=2,
-    )
-    running = asyncio.create_task(delivery.run())
-    try:
+    async with delivering(core, sink, concurrency=2):
         await sink.wait_for(lambda: len(sink.held) == 2)
         await eventually(lambda: all_taken(core, pending=3))
         await asyncio.sleep(0.2)  # room for a third call to start, if one (wrongly) could
@@ -168,9 +165,6 @@ async def test_no_more_jobs_than_the_concurrency_are_delivered_at_once(core: Bot
         for gate in gates:
             gate.set()
         await eventually(lambda: all_taken(core, pending=0))
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
     assert sink.most_in_flight == 2
     assert all(sink.kinds(job.job_id) == [EventKind.QUEUED] for job in jobs)
 

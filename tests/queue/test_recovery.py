@@ -12,6 +12,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import av
 import pytest
@@ -35,7 +36,10 @@ ALICE = Origin(platform="console", channel="c1", user="alice")
 CLIPBOT = [sys.executable, "-m", "clipbot.cli"]
 
 
-def make_delivery(core: BotCore, sink: Sink, consumer: str = "adapter-1") -> Delivery:
+def make_delivery(
+    core: BotCore, sink: Sink, consumer: str = "adapter-1", **options: Any
+) -> Delivery:
+    """Delivery without throttling or retry pauses, unless ``options`` say otherwise."""
     return Delivery(
         core.redis,
         core.queue,
@@ -43,8 +47,7 @@ def make_delivery(core: BotCore, sink: Sink, consumer: str = "adapter-1") -> Del
         "console",
         sink,
         consumer=consumer,
-        progress_interval_s=0.0,
-        retry_after_s=0.0,
+        **{"progress_interval_s": 0.0, "retry_after_s": 0.0, **options},
     )
 
 
@@ -190,15 +193,7 @@ async def test_an_event_waiting_for_its_retry_is_delivered_after_a_restart(
 ) -> None:
     submission = await core.submit(ClipRequest(prompt="flaky, then a restart"), ALICE)
     sink = RecordingSink(fail_times=1)
-    patient = Delivery(
-        core.redis,
-        core.queue,
-        ResultStore(core.redis, 3600),
-        "console",
-        sink,
-        consumer="adapter-1",
-        retry_after_s=3600.0,
-    )
+    patient = make_delivery(core, sink, retry_after_s=3600.0)
 
     async def failed_once() -> bool | None:
         return sink.fail_times == 0 or None
