@@ -10,10 +10,11 @@ COPY pyproject.toml README.md ./
 COPY clipbot ./clipbot
 
 FROM source AS bot
-# EXTRAS=bot,semantic adds the offline sentence model to moderation (pulls in torch).
+# EXTRAS=bot,semantic adds the offline sentence model to moderation (pulls in torch). Its
+# ONNX export is written to ~/.cache/clipbot on the first start (about 10 s).
 ARG EXTRAS=bot
 RUN pip install ".[${EXTRAS}]"
-RUN useradd --system --uid 10001 clipbot
+RUN useradd --system --uid 10001 --create-home clipbot
 USER clipbot
 CMD ["clipbot", "run", "--no-worker"]
 

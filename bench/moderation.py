@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from clipbot.config import Settings
 from clipbot.models import Verdict
 from clipbot.moderation import Moderator
 from clipbot.moderation import semantic as semantic_module
@@ -59,7 +60,7 @@ def tune(examples: list[Example]) -> dict[str, Any]:
     """Grid-search the semantic threshold and margin on the tune split: the best recall minus
     three times the false-block rate (rules and semantic together), with false blocks within
     FALSE_BLOCK_BUDGET. Then report the choice on the holdout split."""
-    screen = semantic_module.SemanticScreen.load()
+    screen = semantic_module.SemanticScreen.load(Settings().cache_dir)
     rules = Moderator()
     splits = {}
     for split in ("tune", "holdout"):
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     report: dict[str, Any]
     if use_semantic:
-        full = Moderator(semantic=semantic_module.SemanticScreen.load())
+        full = Moderator(semantic=semantic_module.SemanticScreen.load(Settings().cache_dir))
         full.screen("warm up")
         verdicts, full_times = _timed(full, examples)
         report = summarise(zip(examples, verdicts, strict=True))

