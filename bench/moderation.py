@@ -4,6 +4,7 @@
     .venv/bin/python bench/moderation.py ../shared/eval/moderation/public.jsonl
     .venv/bin/python bench/moderation.py --semantic off       # rules only
     .venv/bin/python bench/moderation.py --tune               # pick the semantic threshold
+    .venv/bin/python bench/moderation.py --train-probe        # refit data/probe.npz
 
 Figures: recall on prompts labelled block, false-block rate on prompts labelled allow,
 evasion recall on rows whose ``kind`` is ``evasion``, per category recall (and false-block rate
@@ -30,7 +31,9 @@ from clipbot.moderation import semantic as semantic_module
 from clipbot.moderation.evaluate import Example, read_labelled, summarise
 from clipbot.moderation.normalise import normalise
 
-DEV_SET = Path(__file__).resolve().parent.parent / "tests" / "data" / "moderation_dev.jsonl"
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SET = ROOT / "tests" / "data" / "moderation_dev.jsonl"
+PROBE_FILE = ROOT / "clipbot" / "moderation" / "data" / "probe.npz"
 
 
 def _timed(moderator: Moderator, examples: list[Example]) -> tuple[list[Verdict], list[float]]:
@@ -107,12 +110,48 @@ def tune(examples: list[Example]) -> dict[str, Any]:
     }
 
 
+# Inverse regularisation of the probe: 1 was too timid to add recall on a blind set, 16 began
+# to block neutral mentions of groups in the public set's hard harmless prompts.
+PROBE_C = 4.0
+
+
+def train_probe(examples: list[Example]) -> dict[str, Any]:
+    """Fit the probe (a logistic regression on the sentence embedding, one class per category
+    and "allow") on the whole development set, each prompt read as the semantic layer reads it,
+    and write it to clipbot/moderation/data/probe.npz."""
+    import numpy as np
+    from sklearn.linear_model import LogisticRegression
+
+    from clipbot.moderation.sentence_model import SentenceEncoder
+
+    rules = Moderator()
+    people = rules.people
+    texts = []
+    for example in examples:
+        readings = rules.rules.find(normalise(example.text), people).readings
+        texts.append(readings[0] if readings else normalise(example.text).plain.text)
+    labels = [e.category if e.label == "block" else "allow" for e in examples]
+    embeddings = SentenceEncoder.load(Settings().cache_dir).encode(texts)
+    model = LogisticRegression(C=PROBE_C, max_iter=3000).fit(embeddings, labels)
+    np.savez(
+        PROBE_FILE,
+        classes=np.array(model.classes_, dtype=str),
+        weights=model.coef_.astype(np.float32),
+        bias=model.intercept_.astype(np.float32),
+    )
+    return {"file": str(PROBE_FILE), "classes": list(model.classes_), "n": len(examples)}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("labelled", nargs="?", type=Path, default=DEV_SET)
     parser.add_argument("--semantic", choices=["auto", "on", "off"], default="auto")
     parser.add_argument("--tune", action="store_true")
+    parser.add_argument("--train-probe", action="store_true")
     args = parser.parse_args(argv)
+    if args.train_probe:
+        print(json.dumps(train_probe(read_labelled(DEV_SET)), indent=2))
+        return 0
     examples = read_labelled(args.labelled)
     if args.tune:
         print(json.dumps(tune(read_labelled(DEV_SET)), indent=2))

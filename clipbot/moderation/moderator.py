@@ -114,10 +114,7 @@ class Moderator:
             readings = found.readings
             close = self.semantic.classify(readings, skip=frozenset(lifted)) if readings else None
             if close is not None:
-                return self._block(
-                    close.category,
-                    [f"semantic:{close.category}:{close.score:.3f}:benign={close.benign:.3f}"],
-                )
+                return self._block(close.category, [close.describe()])
         return Verdict(action="allow")
 
     def _block(self, category: str, matched: list[str]) -> Verdict:

@@ -17,6 +17,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # numpy and the rest are only needed once the layer is loaded
+    import numpy as np
+    import numpy.typing as npt
+
     from clipbot.moderation.sentence_model import SentenceEncoder
 
 # Running needs the model package, onnxruntime and tokenizers; the one-time export needs torch,
@@ -39,8 +42,44 @@ def available() -> bool:
 @dataclass(frozen=True, slots=True)
 class SemanticHit:
     category: str
-    score: float  # cosine similarity to the closest exemplar of the category
+    score: float  # cosine similarity to the closest exemplar, or the probe's probability
     benign: float  # cosine similarity to the closest benign exemplar
+    source: str = "exemplar"  # or "probe"
+
+    def describe(self) -> str:
+        """What matched, for the audit log."""
+        if self.source == "probe":
+            return f"probe:{self.category}:{self.score:.3f}"
+        return f"semantic:{self.category}:{self.score:.3f}:benign={self.benign:.3f}"
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A logistic regression on the sentence embedding, trained on the development set by
+    ``bench/moderation.py --train-probe``. It reaches phrasings that sit near no single
+    exemplar. Some of its classes are skipped (``probe_skip`` in exemplars.toml, with why):
+    it learns, for one, that merely naming a group is hate."""
+
+    classes: tuple[str, ...]  # "allow" and the categories
+    weights: npt.NDArray[np.float32]  # one row per class
+    bias: npt.NDArray[np.float32]
+
+    @classmethod
+    def load(cls) -> Probe:
+        import numpy as np
+
+        with (resources.files("clipbot.moderation") / "data" / "probe.npz").open("rb") as file:
+            data = np.load(file)
+            return cls(tuple(str(c) for c in data["classes"]), data["weights"], data["bias"])
+
+    def probabilities(self, embeddings: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
+        import numpy as np
+
+        logits = embeddings @ self.weights.T + self.bias
+        logits -= logits.max(axis=1, keepdims=True)
+        odds = np.exp(logits)
+        result: npt.NDArray[np.float32] = odds / odds.sum(axis=1, keepdims=True)
+        return result
 
 
 class SemanticScreen:
@@ -51,10 +90,16 @@ class SemanticScreen:
         benign: list[str],
         threshold: float,
         margin: float,
+        probe: Probe | None = None,
+        probe_threshold: float = 1.0,
+        probe_skip: frozenset[str] = frozenset(),
     ) -> None:
         self._encoder = encoder
         self.threshold = threshold
         self.margin = margin
+        self._probe = probe
+        self._probe_threshold = probe_threshold
+        self._probe_skip = probe_skip
         self._labels: list[str] = []
         texts: list[str] = []
         for category, examples in exemplars.items():
@@ -79,28 +124,51 @@ class SemanticScreen:
             list(data["benign"]["examples"]),
             data["threshold"] if threshold is None else threshold,
             data["margin"],
+            Probe.load(),
+            data["probe_threshold"],
+            frozenset(data["probe_skip"]),
         )
 
     def scores(self, texts: list[str]) -> list[SemanticHit]:
         """The closest category of each text, with its score and the closest benign score."""
-        sims = self._encoder.encode(texts) @ self._matrix.T
+        return self._exemplar_hits(self._encoder.encode(texts))
+
+    def _exemplar_hits(self, embeddings: npt.NDArray[np.float32]) -> list[SemanticHit]:
         out = []
-        for row in sims:
+        for row in embeddings @ self._matrix.T:
             benign = float(row[: self._n_benign].max()) if self._n_benign else -1.0
             rest = row[self._n_benign :]
             best = int(rest.argmax())
             out.append(SemanticHit(self._labels[best], float(rest[best]), benign))
         return out
 
+    def _probe_hits(self, embeddings: npt.NDArray[np.float32]) -> list[SemanticHit]:
+        if self._probe is None:
+            return []
+        out = []
+        for row in self._probe.probabilities(embeddings):
+            for index, category in enumerate(self._probe.classes):
+                if category != "allow" and category not in self._probe_skip:
+                    out.append(SemanticHit(category, float(row[index]), -1.0, "probe"))
+        return out
+
     def classify(self, texts: list[str], skip: frozenset[str] = frozenset()) -> SemanticHit | None:
-        """The strongest hit over ``texts`` (readings of one prompt) that clears the threshold
-        and beats the closest benign exemplar by the margin, or ``None``."""
-        best: SemanticHit | None = None
+        """The strongest hit over ``texts`` (readings of one prompt), or ``None``: an exemplar
+        that clears the threshold and beats the closest benign exemplar by the margin, else a
+        probe category that clears the probe's threshold."""
         texts = [t for t in texts if long_enough(t)]
-        for hit in self.scores(texts) if texts else []:
-            if hit.category in skip:
-                continue
+        if not texts:
+            return None
+        embeddings = self._encoder.encode(texts)
+        best: SemanticHit | None = None
+        for hit in self._exemplar_hits(embeddings):
             clears = hit.score >= self.threshold and hit.score - hit.benign >= self.margin
+            if clears and hit.category not in skip and (best is None or hit.score > best.score):
+                best = hit
+        if best is not None:
+            return best
+        for hit in self._probe_hits(embeddings):
+            clears = hit.score >= self._probe_threshold and hit.category not in skip
             if clears and (best is None or hit.score > best.score):
                 best = hit
         return best
