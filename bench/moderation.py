@@ -59,8 +59,15 @@ def _percentiles(times: list[float]) -> tuple[float, float]:
 FALSE_BLOCK_BUDGET = 0.005
 
 
+def semantic_reading(rules: Moderator, text: str) -> str:
+    """The prompt as the semantic layer reads it: the first reading the rules matched."""
+    readings = rules.rules.find(normalise(text), rules.people).readings
+    return readings[0] if readings else normalise(text).plain.text
+
+
 def tune(examples: list[Example]) -> dict[str, Any]:
-    """Grid-search the semantic threshold and margin on the tune split: the best recall minus
+    """Grid-search the exemplar threshold and margin (the probe's threshold is chosen apart, see
+    exemplars.toml) on the tune split: the best recall minus
     three times the false-block rate (rules and semantic together), with false blocks within
     FALSE_BLOCK_BUDGET. Then report the choice on the holdout split."""
     screen = semantic_module.SemanticScreen.load(Settings().cache_dir)
@@ -69,7 +76,7 @@ def tune(examples: list[Example]) -> dict[str, Any]:
     for split in ("tune", "holdout"):
         rows = [e for e in examples if e.split == split]
         passed = [e for e in rows if not rules.screen(e.text).blocked]
-        texts = {id(e): normalise(e.text).plain.text for e in passed}
+        texts = {id(e): semantic_reading(rules, e.text) for e in passed}
         # Short prompts never reach the semantic layer (see semantic.MIN_WORDS).
         compared = [e for e in passed if semantic_module.long_enough(texts[id(e)])]
         hits = screen.scores([texts[id(e)] for e in compared])
@@ -125,11 +132,7 @@ def train_probe(examples: list[Example]) -> dict[str, Any]:
     from clipbot.moderation.sentence_model import SentenceEncoder
 
     rules = Moderator()
-    people = rules.people
-    texts = []
-    for example in examples:
-        readings = rules.rules.find(normalise(example.text), people).readings
-        texts.append(readings[0] if readings else normalise(example.text).plain.text)
+    texts = [semantic_reading(rules, e.text) for e in examples]
     labels = [e.category if e.label == "block" else "allow" for e in examples]
     embeddings = SentenceEncoder.load(Settings().cache_dir).encode(texts)
     model = LogisticRegression(C=PROBE_C, max_iter=3000).fit(embeddings, labels)
