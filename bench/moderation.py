@@ -66,10 +66,10 @@ def semantic_reading(rules: Moderator, text: str) -> str:
 
 
 def tune(examples: list[Example]) -> dict[str, Any]:
-    """Grid-search the exemplar threshold and margin (the probe's threshold is chosen apart, see
-    exemplars.toml) on the tune split: the best recall minus
-    three times the false-block rate (rules and semantic together), with false blocks within
-    FALSE_BLOCK_BUDGET. Then report the choice on the holdout split."""
+    """Grid-search the exemplar threshold and margin on the tune split (the probe's threshold is
+    chosen apart, see exemplars.toml): the best recall minus three times the false-block rate
+    (rules and semantic together), with false blocks within FALSE_BLOCK_BUDGET. Then report the
+    choice on the holdout split."""
     screen = semantic_module.SemanticScreen.load(Settings().cache_dir)
     rules = Moderator()
     splits = {}
