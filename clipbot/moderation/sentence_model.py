@@ -9,6 +9,7 @@ under a name keyed by the weights, so later starts neither export nor import tor
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -19,6 +20,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+
+from clipbot.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -74,11 +77,21 @@ def ensure_onnx_export(source: Path, cache_dir: Path) -> Path:
     target = cache_dir / f"all-minilm-l6-v2-{digest}-v{EXPORT_VERSION}.onnx"
     if target.is_file():
         return target
-    cache_dir.mkdir(parents=True, exist_ok=True)
     scratch = cache_dir / f".{target.name}.{os.getpid()}"
     log.info("exporting the sentence model to ONNX once, into %s (takes about 10 s)", target)
-    scratch.write_bytes(_export(source))
-    scratch.replace(target)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with scratch.open("wb") as file:  # opened first, so a cache we cannot write fails fast
+            file.write(_export(source))
+        scratch.replace(target)
+    except OSError as error:
+        raise ConfigError(
+            f"cannot keep the sentence model's ONNX export in CLIPBOT_CACHE_DIR ({error}); "
+            "point it at a writable folder or set CLIPBOT_MODERATION_SEMANTIC=off"
+        ) from None
+    finally:
+        with contextlib.suppress(OSError):  # nothing to tidy when the folder itself failed
+            scratch.unlink(missing_ok=True)
     return target
 
 

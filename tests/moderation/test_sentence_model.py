@@ -47,3 +47,14 @@ def test_a_later_start_reuses_the_export(
     again = SentenceEncoder.load(semantic_cache_dir)
     assert np.array_equal(again.encode(TEXTS), encoder.encode(TEXTS))
     assert [p.name for p in semantic_cache_dir.iterdir() if p.name.startswith(".")] == []
+
+
+def test_an_unwritable_cache_is_a_config_error_naming_the_setting(
+    encoder: SentenceEncoder, tmp_path: Path
+) -> None:
+    from clipbot.errors import ConfigError
+
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file where the cache folder should be")
+    with pytest.raises(ConfigError, match="CLIPBOT_CACHE_DIR"):
+        SentenceEncoder.load(not_a_folder)
