@@ -21,6 +21,7 @@ from importlib import resources
 from clipbot.moderation.lexicon import Lexicon, Match
 from clipbot.moderation.normalise import Normalised, Stream, segment
 from clipbot.moderation.people import PeopleIndex
+from clipbot.moderation.spelling import Speller
 
 BENIGN = "benign"
 REAL_PERSON = "real_person"
@@ -80,7 +81,9 @@ class Hit:
 @dataclass
 class Found:
     """What one prompt matched, per group, as (start, end, term) spans, and the distinct
-    readings the rules matched against (masked and glued words filled in and split)."""
+    readings the rules matched against (masked and glued words filled in and split; not the
+    spelling-corrected one, whose guesses such as "cafe" read as "came" only confuse the
+    sentence model, which reads misspellings well enough by itself)."""
 
     groups: dict[str, list[tuple[int, int, str]]] = field(default_factory=lambda: defaultdict(list))
     readings: list[str] = field(default_factory=list)
@@ -141,6 +144,9 @@ class RuleSet:
             if label != BENIGN
             for w in words
         )
+        self.speller = Speller(
+            self.flagged_words, frozenset(self.lexicon.vocabulary), self.vocabulary
+        )
 
     @classmethod
     def bundled(cls) -> RuleSet:
@@ -177,19 +183,37 @@ class RuleSet:
 
     def find(self, normalised: Normalised, people: PeopleIndex) -> Found:
         found = Found()
+        streams = [
+            segment(stream, self.flagged_words, self.vocabulary, people.vocabulary)
+            for stream in normalised.streams
+        ]
+        for stream in streams:
+            if stream.tokens and stream.text not in found.readings:
+                found.readings.append(stream.text)
+        spelled = self._spelled(streams[0], people.vocabulary)
+        if spelled is not None:
+            streams.append(spelled)
         offset = 0
-        for index, stream in enumerate(normalised.streams):
+        for index, stream in enumerate(streams):
             self._find_stream(stream, people, found, offset, ages=index == 0)
             # Streams are matched separately; offsetting keeps their spans apart.
             offset += len(stream.tokens) + 1000
         return found
 
+    def _spelled(self, stream: Stream, names: frozenset[str]) -> Stream | None:
+        """The reading with misspelt words corrected, or None when nothing was misspelt."""
+        tokens = tuple(self.speller.correct(token, names) for token in stream.tokens)
+        if tokens == stream.tokens:
+            return None
+        stretched = tuple(
+            key if new == old else None
+            for new, old, key in zip(tokens, stream.tokens, stream.stretched, strict=True)
+        )
+        return Stream(tokens, stretched)
+
     def _find_stream(
         self, stream: Stream, people: PeopleIndex, found: Found, offset: int, *, ages: bool
     ) -> None:
-        stream = segment(stream, self.flagged_words, self.vocabulary, people.vocabulary)
-        if stream.tokens and stream.text not in found.readings:
-            found.readings.append(stream.text)
         matches: list[Match] = list(self.lexicon.find(stream))
         persons = list(people.find(stream))
         benign = [(m.start, m.end) for m in matches if m.label == BENIGN]
