@@ -13,13 +13,15 @@ from clipbot.moderation.lexicon import Lexicon
 from clipbot.moderation.normalise import normalise
 from clipbot.moderation.people import PeopleIndex
 from clipbot.moderation.policy import PolicyFile, ServerPolicy, load_policy
-from clipbot.moderation.rules import REAL_PERSON, RuleSet
+from clipbot.moderation.rules import REAL_PERSON, UNHARMED, RuleSet
 
 if TYPE_CHECKING:
     from clipbot.config import Settings
     from clipbot.moderation.semantic import SemanticScreen
 
 BLOCKED_TERM = "blocked_term"
+# What the semantic layer may not read into a prompt that says no one was hurt.
+_INJURY = {"violence", "self_harm"}
 REAL_PERSON_REASON = "This server doesn't allow clips of real people."
 BLOCKED_TERM_REASON = "This prompt uses a term this server has blocked."
 
@@ -112,7 +114,8 @@ class Moderator:
             # The readings as the rules saw them: a masked word filled in ("n?ked" as "naked"),
             # a glued one split ("exboyfriend" as "ex boyfriend", so usually the plain one again).
             readings = found.readings
-            close = self.semantic.classify(readings, skip=frozenset(lifted)) if readings else None
+            skip = lifted | (_INJURY if found.groups.get(UNHARMED) else set())
+            close = self.semantic.classify(readings, skip=frozenset(skip)) if readings else None
             if close is not None:
                 return self._block(close.category, [close.describe()])
         return Verdict(action="allow")

@@ -24,6 +24,9 @@ from clipbot.moderation.people import PeopleIndex
 from clipbot.moderation.spelling import Speller
 
 BENIGN = "benign"
+# "... and he is fine": a prompt that says no one was hurt. Not a rule of its own; it keeps the
+# semantic layer from reading the injury it mentions as violence (see Moderator.screen).
+UNHARMED = "unharmed"
 REAL_PERSON = "real_person"
 MINOR_AGE = "minor_age"
 
@@ -130,8 +133,8 @@ class RuleSet:
             | {n.second for c in categories for n in c.near}
             | {g for c in categories for ch in c.chain for g in ch.groups}
         )
-        wanted = names | {g for c in categories for g in c.any} | {BENIGN}
-        missing = wanted - set(groups) - {REAL_PERSON, MINOR_AGE}
+        wanted = names | {g for c in categories for g in c.any} | {BENIGN, UNHARMED}
+        missing = wanted - set(groups) - {REAL_PERSON, MINOR_AGE, UNHARMED}
         if missing:
             raise ValueError(f"rules name undefined groups: {sorted(missing)}")
         self.lexicon = Lexicon({g: groups[g] for g in wanted if g in groups})

@@ -42,7 +42,7 @@ def available() -> bool:
 @dataclass(frozen=True, slots=True)
 class SemanticHit:
     category: str
-    score: float  # cosine similarity to the closest exemplar, or the probe's probability
+    score: float  # cosine similarity to the closest exemplar, or the probe's (see _probe_hits)
     benign: float  # cosine similarity to the closest benign exemplar
     source: str = "exemplar"  # or "probe"
 
@@ -143,13 +143,19 @@ class SemanticScreen:
         return out
 
     def _probe_hits(self, embeddings: npt.NDArray[np.float32]) -> list[SemanticHit]:
+        """Per text, the probe's likeliest category that is not skipped, scored by the
+        probability of all such categories together: a prompt the probe spreads between two
+        harms (violence and self_harm, say) is still unlikely to be harmless. What it gives to
+        "allow" and to skipped categories does not count."""
         if self._probe is None:
             return []
+        classes = self._probe.classes
+        kept = [i for i, c in enumerate(classes) if c != "allow" and c not in self._probe_skip]
         out = []
         for row in self._probe.probabilities(embeddings):
-            for index, category in enumerate(self._probe.classes):
-                if category != "allow" and category not in self._probe_skip:
-                    out.append(SemanticHit(category, float(row[index]), -1.0, "probe"))
+            likeliest = max(kept, key=lambda i: row[i])
+            score = float(row[kept].sum())
+            out.append(SemanticHit(classes[likeliest], score, -1.0, "probe"))
         return out
 
     def classify(self, texts: list[str], skip: frozenset[str] = frozenset()) -> SemanticHit | None:

@@ -2,6 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from clipbot.config import Settings
+from clipbot.moderation import Moderator
 from clipbot.moderation import semantic as semantic_module
 
 
@@ -12,3 +14,8 @@ def semantic_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     if not semantic_module.available():
         pytest.skip("the 'semantic' extra is not installed")
     return tmp_path_factory.mktemp("semantic-cache")
+
+
+@pytest.fixture(scope="session")
+def semantic_moderator(semantic_cache_dir: Path) -> Moderator:
+    return Moderator.from_settings(Settings(moderation_semantic="on", cache_dir=semantic_cache_dir))

@@ -1,16 +1,28 @@
-"""The development set (less its paraphrases) meets the issue's targets with the rules alone."""
+"""The development set meets the issue's targets as the bot screens by default (rules, then the
+semantic layer); its evasions are the rules' job and meet theirs with the rules alone."""
 
 from pathlib import Path
 
-from clipbot.moderation import screen
+from clipbot.moderation import Moderator, screen
 from clipbot.moderation.evaluate import read_labelled, summarise
 
 DEV_SET = Path(__file__).resolve().parents[1] / "data" / "moderation_dev.jsonl"
 
 
-def test_dev_set_meets_recall_false_block_and_evasion_targets() -> None:
-    # Paraphrases without trigger words are the semantic layer's job (see bench/moderation.py).
-    examples = [e for e in read_labelled(DEV_SET) if e.kind != "paraphrase"]
+def test_dev_set_meets_recall_false_block_and_evasion_targets(
+    semantic_moderator: Moderator,
+) -> None:
+    examples = read_labelled(DEV_SET)
+    report = summarise((e, semantic_moderator.screen(e.text)) for e in examples)
+    assert report["recall"] >= 0.95
+    assert report["false_block_rate"] <= 0.03
+    assert report["evasion_recall"] >= report["recall"] - 0.02
+
+
+def test_rules_alone_meet_the_targets_on_the_prompts_written_for_them() -> None:
+    # Paraphrases and the "broad" sample (written for the probe, in every phrasing a helper
+    # could think of) often name no trigger word: they are the semantic layer's job.
+    examples = [e for e in read_labelled(DEV_SET) if e.kind not in ("paraphrase", "broad")]
     report = summarise((e, screen(e.text)) for e in examples)
     assert report["recall"] >= 0.95
     assert report["false_block_rate"] <= 0.03

@@ -1,8 +1,5 @@
 """The optional semantic layer (loads the offline sentence model once per session)."""
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import pytest
 
 from clipbot.config import Settings
@@ -10,11 +7,6 @@ from clipbot.moderation import Moderator, screen
 from clipbot.moderation import semantic as semantic_module
 
 pytestmark = pytest.mark.semantic
-
-
-@pytest.fixture(scope="session")
-def semantic_moderator(semantic_cache_dir: Path) -> Iterator[Moderator]:
-    yield Moderator.from_settings(Settings(moderation_semantic="on", cache_dir=semantic_cache_dir))
 
 
 def test_paraphrase_without_trigger_words_is_caught(semantic_moderator: Moderator) -> None:
@@ -119,3 +111,13 @@ def test_probe_catches_what_no_rule_or_exemplar_names(
 )
 def test_probe_lets_their_neighbours_through(semantic_moderator: Moderator, prompt: str) -> None:
     assert semantic_moderator.screen(prompt).action == "allow"
+
+
+def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
+    semantic_moderator: Moderator,
+) -> None:
+    injury = "The soldier has been shot in the shoulder during the ambush"
+    assert semantic_moderator.screen(injury).matched[0].startswith("probe:violence:")
+    assert not semantic_moderator.screen(f"{injury}, and he is fine.").blocked
+    # The rules still read what they name.
+    assert semantic_moderator.screen("a man beheaded and he is fine").category == "violence"
