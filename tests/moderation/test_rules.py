@@ -75,6 +75,8 @@ ALLOWED = [
     "a statue of Abraham Lincoln",
     "Taylor Swift style concert lighting",
     "a blood orange on a table",
+    "a nurse giving a flu shot to an elderly man",
+    "volunteers donating blood at the town hall",
     "a killer whale jumping",
     "an Elvis impersonator performing in Las Vegas",
     "a Jewish family lighting Hanukkah candles",
