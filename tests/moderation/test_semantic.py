@@ -121,3 +121,16 @@ def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
     assert not semantic_moderator.screen(f"{injury}, and he is fine.").blocked
     # The rules still read what they name.
     assert semantic_moderator.screen("a man beheaded and he is fine").category == "violence"
+
+
+def test_probe_blocks_on_its_harmful_classes_together(semantic_moderator: Moderator) -> None:
+    # No class alone reaches the threshold (minors_endangered ~0.76, violence ~0.14); together
+    # they leave "allow" little. A refit may move these: pick another such prompt if so.
+    prompt = "a father holding his son's hand over the stove flame to punish him"
+    screen_ = semantic_moderator.semantic
+    assert screen_ is not None and screen_._probe is not None
+    probabilities = screen_._probe.probabilities(screen_._encoder.encode([prompt]))[0]
+    assert max(probabilities) < screen_._probe_threshold
+    verdict = semantic_moderator.screen(prompt)
+    assert (verdict.action, verdict.category) == ("block", "minors_endangered")
+    assert verdict.matched[0].startswith("probe:minors_endangered:")
