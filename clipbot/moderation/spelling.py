@@ -54,12 +54,15 @@ class Speller:
         self.words = words
         self.known = known
         self.frequencies = english_frequencies()
+        # One edit adds at most one letter: a longer token cannot misspell any candidate (and a
+        # 1,000-letter token would cost 50,000 edits).
+        self.longest = max(map(len, flagged | words), default=0) + 1
 
     def correct(self, token: str, names: frozenset[str]) -> str:
         """``token`` as the word it most likely misspells, or ``token`` when it is a known word
         (of the dictionary, the rules or ``names``) or none is one edit away."""
         if (
-            len(token) < MIN_LENGTH
+            not MIN_LENGTH <= len(token) <= self.longest
             or not token.isalpha()
             or not token.isascii()
             or token in self.frequencies
