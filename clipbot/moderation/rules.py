@@ -71,6 +71,9 @@ class Category:
     unless: tuple[Unless, ...] = ()
     near: tuple[Near, ...] = ()
     chain: tuple[Chain, ...] = ()
+    # Groups that, anywhere in the prompt, stop the near and chain rules (not ``any``): the scam
+    # fails on screen ("the IRS will never ask for gift cards", "she hangs up").
+    defused_by: tuple[str, ...] = ()
     hard: bool = False  # no policy can lift it
     liftable: bool = False  # a server policy may allow it in age-restricted channels
 
@@ -132,6 +135,7 @@ class RuleSet:
             | {g for c in categories for u in c.unless for g in (u.group, *u.counters)}
             | {n.second for c in categories for n in c.near}
             | {g for c in categories for ch in c.chain for g in ch.groups}
+            | {g for c in categories for g in c.defused_by}
         )
         wanted = names | {g for c in categories for g in c.any} | {BENIGN, UNHARMED}
         missing = wanted - set(groups) - {REAL_PERSON, MINOR_AGE, UNHARMED}
@@ -147,6 +151,8 @@ class RuleSet:
             if label != BENIGN
             for w in words
         )
+        # What defuses a category speaks for the prompt, so a harmless phrase never hides it.
+        self._never_hidden = {g for c in categories for g in c.defused_by}
         self.speller = Speller(
             self.flagged_words, frozenset(self.lexicon.vocabulary), self.vocabulary
         )
@@ -176,6 +182,7 @@ class RuleSet:
                     reason=spec["reason"],
                     any=tuple(spec.get("any", ())),
                     unless=tuple(Unless(u[0], tuple(u[1:])) for u in spec.get("unless", ())),
+                    defused_by=tuple(spec.get("defused_by", ())),
                     near=near,
                     chain=chain,
                     hard=bool(spec.get("hard", False)),
@@ -222,7 +229,9 @@ class RuleSet:
         benign = [(m.start, m.end) for m in matches if m.label == BENIGN]
         names = [(p.start, p.end) for p in persons if p.listed]
         for m in matches:
-            if m.label == BENIGN or _inside(m.start, m.end, benign):
+            if m.label == BENIGN:
+                continue
+            if m.label not in self._never_hidden and _inside(m.start, m.end, benign):
                 continue
             # A word inside a listed name is not that word ("Jack Black" is no colour); a
             # phrase that is the whole name was written for that person ("hitler").
@@ -260,6 +269,8 @@ class RuleSet:
         for unless in category.unless:
             if groups.get(unless.group) and not any(groups.get(c) for c in unless.counters):
                 return [f"{unless.group}:{term}" for _, _, term in groups[unless.group]]
+        if any(groups.get(g) for g in category.defused_by):
+            return []
         for near in category.near:
             for a in groups.get(near.first, ()):
                 for b in groups.get(near.second, ()):
