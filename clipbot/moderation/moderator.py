@@ -13,7 +13,7 @@ from clipbot.moderation.lexicon import Lexicon
 from clipbot.moderation.normalise import normalise
 from clipbot.moderation.people import PeopleIndex
 from clipbot.moderation.policy import PolicyFile, ServerPolicy, load_policy
-from clipbot.moderation.rules import REAL_PERSON, UNHARMED, RuleSet
+from clipbot.moderation.rules import REAL_PERSON, STYLE_REFERENCE, UNHARMED, RuleSet
 
 if TYPE_CHECKING:
     from clipbot.config import Settings
@@ -105,8 +105,9 @@ class Moderator:
                         reason=BLOCKED_TERM_REASON,
                         matched=[f"{BLOCKED_TERM}:{match.term}"],
                     )
-        if policy.no_real_people and found.groups.get(REAL_PERSON):
-            names = [f"{REAL_PERSON}:{term}" for _, _, term in found.groups[REAL_PERSON]]
+        people = [*found.groups.get(REAL_PERSON, ()), *found.groups.get(STYLE_REFERENCE, ())]
+        if policy.no_real_people and people:
+            names = [f"{REAL_PERSON}:{term}" for _, _, term in people]
             return Verdict(
                 action="block", category=REAL_PERSON, reason=REAL_PERSON_REASON, matched=names
             )

@@ -34,6 +34,11 @@ _NOT_SURNAMES = frozenset(
     """.split()  # noqa: SIM905
 )
 
+# A name used as a style reference ("Charlie Chaplin style slapstick", "in the style of Wes
+# Anderson") names a look, not a person shown in the clip.
+_STYLE_AFTER = frozenset({"style", "styled", "esque", "inspired"})
+_STYLE_BEFORE = frozenset({("style", "of"), ("inspired", "by"), ("manner", "of")})
+
 
 @dataclass(frozen=True, slots=True)
 class PersonMatch:
@@ -41,6 +46,7 @@ class PersonMatch:
     listed: bool
     start: int
     end: int
+    as_style: bool = False
 
 
 class PeopleIndex:
@@ -105,7 +111,7 @@ class PeopleIndex:
         for n in self._lengths:
             key = tokens[i : i + n]
             if len(key) == n and key in self._names:
-                return PersonMatch(self._names[key], True, i, i + n)
+                return PersonMatch(self._names[key], True, i, i + n, _as_style(tokens, i, i + n))
         return None
 
     def _personal_name_at(self, tokens: tuple[str, ...], i: int) -> PersonMatch | None:
@@ -114,4 +120,9 @@ class PeopleIndex:
         surname = tokens[i + 1]
         if len(surname) < 2 or not surname.isalpha() or surname in _NOT_SURNAMES:
             return None
-        return PersonMatch(f"{tokens[i]} {surname}", False, i, i + 2)
+        return PersonMatch(f"{tokens[i]} {surname}", False, i, i + 2, _as_style(tokens, i, i + 2))
+
+
+def _as_style(tokens: tuple[str, ...], start: int, end: int) -> bool:
+    after = tokens[end] if end < len(tokens) else ""
+    return after in _STYLE_AFTER or tokens[max(start - 2, 0) : start] in _STYLE_BEFORE

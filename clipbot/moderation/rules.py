@@ -28,6 +28,9 @@ BENIGN = "benign"
 # semantic layer from reading the injury it mentions as violence (see Moderator.screen).
 UNHARMED = "unharmed"
 REAL_PERSON = "real_person"
+# A real person's name used as a style reference: no rule reads it as the person shown, but a
+# "no real people" policy still does.
+STYLE_REFERENCE = "style_reference"
 MINOR_AGE = "minor_age"
 
 _NUMBER_WORDS = (  # noqa: SIM905
@@ -138,7 +141,7 @@ class RuleSet:
             | {g for c in categories for g in c.defused_by}
         )
         wanted = names | {g for c in categories for g in c.any} | {BENIGN, UNHARMED}
-        missing = wanted - set(groups) - {REAL_PERSON, MINOR_AGE, UNHARMED}
+        missing = wanted - set(groups) - {REAL_PERSON, STYLE_REFERENCE, MINOR_AGE, UNHARMED}
         if missing:
             raise ValueError(f"rules name undefined groups: {sorted(missing)}")
         self.lexicon = Lexicon({g: groups[g] for g in wanted if g in groups})
@@ -243,7 +246,12 @@ class RuleSet:
             # listed one).
             if not p.listed and _inside(p.start, p.end, benign):
                 continue
-            found.add(REAL_PERSON, p.start + offset, p.end + offset, p.name)
+            found.add(
+                STYLE_REFERENCE if p.as_style else REAL_PERSON,
+                p.start + offset,
+                p.end + offset,
+                p.name,
+            )
         if ages:
             for text in _age_under_18(stream.text):
                 found.add(MINOR_AGE, offset, offset, text)
@@ -276,7 +284,10 @@ class RuleSet:
                 for b in groups.get(near.second, ()):
                     if near.first == near.second and (a == b or a[2] == b[2]):
                         continue
-                    if near.first in (REAL_PERSON, MINOR_AGE) or near.second == MINOR_AGE:
+                    if (
+                        near.first in (REAL_PERSON, STYLE_REFERENCE, MINOR_AGE)
+                        or near.second == MINOR_AGE
+                    ):
                         gap = 0  # pseudo-groups: anywhere, even overlapping
                     elif near.ordered:
                         gap = b[0] - a[1]

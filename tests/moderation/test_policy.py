@@ -39,9 +39,10 @@ def test_hard_blocks_survive_the_most_permissive_policy(prompt: str) -> None:
     assert verdict.category == "sexual_minors"
 
 
-def test_real_person_sexual_stays_blocked_in_nsfw_channels(nsfw_policy: Path) -> None:
+@pytest.mark.parametrize("prompt", ["Taylor Swift naked", "Taylor Swift style nude photoshoot"])
+def test_real_person_sexual_stays_blocked_in_nsfw_channels(nsfw_policy: Path, prompt: str) -> None:
     moderator = Moderator(load_policy(nsfw_policy))
-    verdict = moderator.screen("Taylor Swift naked", age_restricted=True)
+    verdict = moderator.screen(prompt, age_restricted=True)
     assert verdict.category == "deepfake"
 
 
@@ -55,6 +56,8 @@ def test_no_real_people_blocks_benign_prompts_with_names_per_server(nsfw_policy:
     moderator = Moderator(load_policy(nsfw_policy))
     assert moderator.screen("a statue of Abraham Lincoln", workspace="42").category == "real_person"
     assert moderator.screen("a statue of Abraham Lincoln", workspace="7").action == "allow"
+    # A name used as a style still names a real person for this policy.
+    assert moderator.screen("Taylor Swift style lighting", workspace="42").category == "real_person"
     assert moderator.screen("Emma Watson style library", workspace="42").action == "allow"
 
 
