@@ -118,8 +118,10 @@ def tune(examples: list[Example]) -> dict[str, Any]:
 
 
 # Inverse regularisation of the probe: 1 was too timid to add recall on a blind set, 16 began
-# to block neutral mentions of groups in the public set's hard harmless prompts.
-PROBE_C = 4.0
+# to block neutral mentions of groups in the public set's hard harmless prompts. With the broad
+# samples of the sixth session, 8 caught 0.894 of a held-out blind set against 0.878 for 4, at
+# the same false blocks there and 3 more (of 2,452) on the public set's harmless prompts.
+PROBE_C = 8.0
 
 
 def train_probe(examples: list[Example]) -> dict[str, Any]:

@@ -123,14 +123,41 @@ def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
     assert semantic_moderator.screen("a man beheaded and he is fine").category == "violence"
 
 
-def test_probe_blocks_on_its_harmful_classes_together(semantic_moderator: Moderator) -> None:
-    # No class alone reaches the threshold (minors_endangered ~0.76, violence ~0.14); together
-    # they leave "allow" little. A refit may move these: pick another such prompt if so.
-    prompt = "a father holding his son's hand over the stove flame to punish him"
-    screen_ = semantic_moderator.semantic
-    assert screen_ is not None and screen_._probe is not None
-    probabilities = screen_._probe.probabilities(screen_._encoder.encode([prompt]))[0]
-    assert max(probabilities) < screen_._probe_threshold
-    verdict = semantic_moderator.screen(prompt)
-    assert (verdict.action, verdict.category) == ("block", "minors_endangered")
-    assert verdict.matched[0].startswith("probe:minors_endangered:")
+def _fixed_probe(**probabilities: float) -> semantic_module.Probe:
+    """A probe that gives every text the same probabilities (zero weights, log-odds as bias)."""
+    import numpy as np
+
+    classes = tuple(probabilities)
+    bias = np.log(np.array([probabilities[c] for c in classes], dtype=np.float32))
+    return semantic_module.Probe(classes, np.zeros((len(classes), 384), np.float32), bias)
+
+
+@pytest.mark.parametrize(
+    ("probabilities", "expected"),
+    [
+        # No class alone reaches 0.8, but the harmful ones together leave "allow" little.
+        (
+            {"allow": 0.1, "minors_endangered": 0.5, "violence": 0.35, "hate": 0.05},
+            "minors_endangered",
+        ),
+        # What goes to a skipped class (hate) counts for nothing.
+        ({"allow": 0.1, "minors_endangered": 0.3, "violence": 0.1, "hate": 0.5}, None),
+        ({"allow": 0.25, "minors_endangered": 0.4, "violence": 0.34, "hate": 0.01}, None),
+    ],
+)
+def test_probe_blocks_on_its_harmful_classes_together(
+    semantic_moderator: Moderator, probabilities: dict[str, float], expected: str | None
+) -> None:
+    assert semantic_moderator.semantic is not None
+    screen_ = semantic_module.SemanticScreen(
+        semantic_moderator.semantic._encoder,
+        {"violence": ["a knife fight"]},
+        ["a sunny beach"],
+        threshold=1.01,  # exemplars never clear: only the probe decides
+        margin=0.0,
+        probe=_fixed_probe(**probabilities),
+        probe_threshold=0.8,
+        probe_skip=frozenset({"hate"}),
+    )
+    hit = screen_.classify(["a father and his son in the kitchen at night"])
+    assert (hit.category if hit else None) == expected
