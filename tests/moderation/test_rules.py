@@ -1,9 +1,13 @@
 """Each category blocks its examples and lets its near-miss neighbours through (the full
 development set is checked in test_dev_set.py)."""
 
+import tomllib
+from importlib import resources
+
 import pytest
 
 from clipbot.moderation import screen
+from clipbot.moderation.lexicon import expand, phrase_words
 from clipbot.moderation.normalise import normalise
 from clipbot.moderation.people import PeopleIndex
 from clipbot.moderation.rules import RuleSet
@@ -227,3 +231,26 @@ def test_real_person_framing_not_sport_makes_a_deepfake(prompt: str, action: str
     assert verdict.action == action, verdict.matched
     if action == "block":
         assert verdict.category == "deepfake"
+
+
+def test_no_phrase_waits_for_a_word_that_prompts_never_have() -> None:
+    # Prompts fold "woman's", "doesn't" and "they're" into one word ("womans", "doesnt",
+    # "theyre"), so a phrase written "woman s", "doesn t" or "they re" could never match.
+    text = (resources.files("clipbot.moderation") / "data" / "rules.toml").read_text("utf-8")
+    dead = []
+    for terms in tomllib.loads(text)["groups"].values():
+        for term in terms:
+            for variant in expand(term):
+                words = phrase_words(variant)
+                if any(_contraction_tail(a, b) for a, b in zip(["", *words], words, strict=False)):
+                    dead.append(term)
+                    break
+    assert dead == []
+
+
+def _contraction_tail(before: str, word: str) -> bool:
+    return (
+        word == "s"
+        or (word == "t" and before.endswith("n"))
+        or (word in {"re", "ll", "ve"} and before in {"i", "you", "we", "they", "he", "she"})
+    )
