@@ -105,12 +105,13 @@ class Moderator:
                         reason=BLOCKED_TERM_REASON,
                         matched=[f"{BLOCKED_TERM}:{match.term}"],
                     )
-        people = [*found.groups.get(REAL_PERSON, ()), *found.groups.get(STYLE_REFERENCE, ())]
-        if policy.no_real_people and people:
-            names = [f"{REAL_PERSON}:{term}" for _, _, term in people]
-            return Verdict(
-                action="block", category=REAL_PERSON, reason=REAL_PERSON_REASON, matched=names
-            )
+        if policy.no_real_people:
+            people = [*found.groups.get(REAL_PERSON, ()), *found.groups.get(STYLE_REFERENCE, ())]
+            if people:
+                names = [f"{REAL_PERSON}:{term}" for _, _, term in people]
+                return Verdict(
+                    action="block", category=REAL_PERSON, reason=REAL_PERSON_REASON, matched=names
+                )
         if self.semantic is not None:
             # The readings as the rules saw them: a masked word filled in ("n?ked" as "naked"),
             # a glued one split ("exboyfriend" as "ex boyfriend", so usually the plain one again).

@@ -32,6 +32,9 @@ REAL_PERSON = "real_person"
 # "no real people" policy still does.
 STYLE_REFERENCE = "style_reference"
 MINOR_AGE = "minor_age"
+# Filled in by code, not by the lexicon; their spans are a name or a whole prompt, so a pair with
+# one of them matches anywhere in the prompt.
+PSEUDO_GROUPS = frozenset({REAL_PERSON, STYLE_REFERENCE, MINOR_AGE})
 
 _NUMBER_WORDS = (  # noqa: SIM905
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
@@ -141,7 +144,7 @@ class RuleSet:
             | {g for c in categories for g in c.defused_by}
         )
         wanted = names | {g for c in categories for g in c.any} | {BENIGN, UNHARMED}
-        missing = wanted - set(groups) - {REAL_PERSON, STYLE_REFERENCE, MINOR_AGE, UNHARMED}
+        missing = wanted - set(groups) - PSEUDO_GROUPS - {UNHARMED}
         if missing:
             raise ValueError(f"rules name undefined groups: {sorted(missing)}")
         self.lexicon = Lexicon({g: groups[g] for g in wanted if g in groups})
@@ -284,11 +287,8 @@ class RuleSet:
                 for b in groups.get(near.second, ()):
                     if near.first == near.second and (a == b or a[2] == b[2]):
                         continue
-                    if (
-                        near.first in (REAL_PERSON, STYLE_REFERENCE, MINOR_AGE)
-                        or near.second == MINOR_AGE
-                    ):
-                        gap = 0  # pseudo-groups: anywhere, even overlapping
+                    if near.first in PSEUDO_GROUPS or near.second in PSEUDO_GROUPS:
+                        gap = 0  # anywhere, even overlapping
                     elif near.ordered:
                         gap = b[0] - a[1]
                     else:
