@@ -14,8 +14,8 @@ def test_dev_set_meets_recall_false_block_and_evasion_targets(
 ) -> None:
     # The "broad" samples (helper-written harm in every phrasing, hate and euphemism hardest)
     # are a stress set the targets are not met on: they get a floor of their own below.
-    examples = read_labelled(DEV_SET)
-    report = summarise((e, semantic_moderator.screen(e.text)) for e in examples if e.kind != "broad")
+    examples = [e for e in read_labelled(DEV_SET) if e.kind != "broad"]
+    report = summarise((e, semantic_moderator.screen(e.text)) for e in examples)
     assert report["recall"] >= 0.95
     assert report["false_block_rate"] <= 0.03
     assert report["evasion_recall"] >= report["recall"] - 0.02
