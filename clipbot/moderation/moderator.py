@@ -117,7 +117,13 @@ class Moderator:
             # a glued one split ("exboyfriend" as "ex boyfriend", so usually the plain one again).
             readings = found.readings
             skip = lifted | (_INJURY if found.groups.get(UNHARMED) else set())
-            close = self.semantic.classify(readings, skip=frozenset(skip)) if readings else None
+            close = (
+                self.semantic.classify(
+                    readings, skip=frozenset(skip), evidence=self.rules.evidenced(found)
+                )
+                if readings
+                else None
+            )
             if close is not None:
                 return self._block(close.category, [close.describe()])
         return Verdict(action="allow")

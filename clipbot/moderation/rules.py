@@ -80,6 +80,11 @@ class Category:
     # Groups that, anywhere in the prompt, stop the near and chain rules (not ``any``): the scam
     # fails on screen ("the IRS will never ask for gift cards", "she hangs up").
     defused_by: tuple[str, ...] = ()
+    # Sets of groups that, each with one group found anywhere in the prompt, let the semantic
+    # layer's gated probe class for this category speak (``probe_gated`` in exemplars.toml):
+    # the probe's hate class reads any mention of a group as hate, so it needs a group named
+    # and a word that points at hate.
+    evidence: tuple[tuple[str, ...], ...] = ()
     hard: bool = False  # no policy can lift it
     liftable: bool = False  # a server policy may allow it in age-restricted channels
 
@@ -142,6 +147,7 @@ class RuleSet:
             | {n.second for c in categories for n in c.near}
             | {g for c in categories for ch in c.chain for g in ch.groups}
             | {g for c in categories for g in c.defused_by}
+            | {g for c in categories for e in c.evidence for g in e}
         )
         wanted = names | {g for c in categories for g in c.any} | {BENIGN, UNHARMED}
         missing = wanted - set(groups) - PSEUDO_GROUPS - {UNHARMED}
@@ -189,6 +195,7 @@ class RuleSet:
                     any=tuple(spec.get("any", ())),
                     unless=tuple(Unless(u[0], tuple(u[1:])) for u in spec.get("unless", ())),
                     defused_by=tuple(spec.get("defused_by", ())),
+                    evidence=tuple(tuple(e) for e in spec.get("evidence", ())),
                     near=near,
                     chain=chain,
                     hard=bool(spec.get("hard", False)),
@@ -258,6 +265,14 @@ class RuleSet:
         if ages:
             for text in _age_under_18(stream.text):
                 found.add(MINOR_AGE, offset, offset, text)
+
+    def evidenced(self, found: Found) -> frozenset[str]:
+        """The categories with evidence in the prompt (see ``Category.evidence``)."""
+        return frozenset(
+            c.name
+            for c in self.categories
+            if c.evidence and all(any(found.groups.get(g) for g in e) for e in c.evidence)
+        )
 
     def evaluate(self, found: Found, skip: Iterable[str] = ()) -> list[Hit]:
         """Every category that fires, in priority order, ``skip``ped ones left out."""

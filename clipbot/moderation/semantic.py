@@ -10,6 +10,7 @@ The threshold lives in ``data/exemplars.toml`` and is tuned with
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.util import find_spec
@@ -57,8 +58,9 @@ class SemanticHit:
 class Probe:
     """A logistic regression on the sentence embedding, trained on the development set by
     ``bench/moderation.py --train-probe``. It reaches phrasings that sit near no single
-    exemplar. Some of its classes are skipped (``probe_skip`` in exemplars.toml, with why):
-    it learns, for one, that merely naming a group is hate."""
+    exemplar. Some of its classes are skipped (``probe_skip`` in exemplars.toml, with why) and
+    some gated (``probe_gated``): it learns, for one, that merely naming a group is hate, so
+    its hate class speaks only when the rules found a word that points at hate."""
 
     classes: tuple[str, ...]  # "allow" and the categories
     weights: npt.NDArray[np.float32]  # one row per class
@@ -93,6 +95,7 @@ class SemanticScreen:
         probe: Probe | None = None,
         probe_threshold: float = 1.0,
         probe_skip: frozenset[str] = frozenset(),
+        probe_gated: Mapping[str, float] | None = None,
     ) -> None:
         self._encoder = encoder
         self.threshold = threshold
@@ -100,6 +103,7 @@ class SemanticScreen:
         self._probe = probe
         self._probe_threshold = probe_threshold
         self._probe_skip = probe_skip
+        self._probe_gated = dict(probe_gated or {})
         self._labels: list[str] = []
         texts: list[str] = []
         for category, examples in exemplars.items():
@@ -127,6 +131,7 @@ class SemanticScreen:
             Probe.load(),
             data["probe_threshold"],
             frozenset(data["probe_skip"]),
+            data["probe_gated"],
         )
 
     def scores(self, texts: list[str]) -> list[SemanticHit]:
@@ -142,26 +147,44 @@ class SemanticScreen:
             out.append(SemanticHit(self._labels[best], float(rest[best]), benign))
         return out
 
-    def _probe_hits(self, embeddings: npt.NDArray[np.float32]) -> list[SemanticHit]:
-        """Per text, the probe's likeliest category that is not skipped, scored by the
-        probability of all such categories together: a prompt the probe spreads between two
-        harms (violence and self_harm, say) is still unlikely to be harmless. What it gives to
-        "allow" and to skipped categories does not count."""
+    def _probe_hits(
+        self, embeddings: npt.NDArray[np.float32], evidence: frozenset[str]
+    ) -> list[SemanticHit]:
+        """Per text, the probe's likeliest category that is neither skipped nor gated, scored
+        by the probability of all such categories together: a prompt the probe spreads between
+        two harms (violence and self_harm, say) is still unlikely to be harmless. What it gives
+        to "allow", skipped and gated categories does not count there. A gated category is a
+        hit of its own, by its own probability, only with ``evidence`` and only when that
+        clears its own threshold."""
         if self._probe is None:
             return []
         classes = self._probe.classes
-        kept = [i for i, c in enumerate(classes) if c != "allow" and c not in self._probe_skip]
+        apart = self._probe_skip | self._probe_gated.keys()
+        kept = [i for i, c in enumerate(classes) if c != "allow" and c not in apart]
+        gated = [
+            (classes.index(c), threshold)
+            for c, threshold in self._probe_gated.items()
+            if c in evidence and c in classes
+        ]
         out = []
         for row in self._probe.probabilities(embeddings):
             likeliest = max(kept, key=lambda i: row[i])
-            score = float(row[kept].sum())
-            out.append(SemanticHit(classes[likeliest], score, -1.0, "probe"))
+            out.append(SemanticHit(classes[likeliest], float(row[kept].sum()), -1.0, "probe"))
+            for i, threshold in gated:
+                if row[i] >= threshold:
+                    out.append(SemanticHit(classes[i], float(row[i]), -1.0, "probe"))
         return out
 
-    def classify(self, texts: list[str], skip: frozenset[str] = frozenset()) -> SemanticHit | None:
+    def classify(
+        self,
+        texts: list[str],
+        skip: frozenset[str] = frozenset(),
+        evidence: frozenset[str] = frozenset(),
+    ) -> SemanticHit | None:
         """The strongest hit over ``texts`` (readings of one prompt), or ``None``: an exemplar
         that clears the threshold and beats the closest benign exemplar by the margin, else a
-        probe category that clears the probe's threshold."""
+        probe category that clears the probe's threshold (a gated one only with
+        ``evidence``)."""
         texts = [t for t in texts if long_enough(t)]
         if not texts:
             return None
@@ -173,8 +196,9 @@ class SemanticScreen:
                 best = hit
         if best is not None:
             return best
-        for hit in self._probe_hits(embeddings):
-            clears = hit.score >= self._probe_threshold and hit.category not in skip
+        for hit in self._probe_hits(embeddings, evidence):
+            gated = hit.category in self._probe_gated  # only there when it cleared its own
+            clears = (gated or hit.score >= self._probe_threshold) and hit.category not in skip
             if clears and (best is None or hit.score > best.score):
                 best = hit
         return best

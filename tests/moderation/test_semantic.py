@@ -5,6 +5,9 @@ import pytest
 from clipbot.config import Settings
 from clipbot.moderation import Moderator, screen
 from clipbot.moderation import semantic as semantic_module
+from clipbot.moderation.normalise import normalise
+from clipbot.moderation.people import PeopleIndex
+from clipbot.moderation.rules import RuleSet
 
 pytestmark = pytest.mark.semantic
 
@@ -161,6 +164,49 @@ def test_probe_blocks_on_its_harmful_classes_together(
     )
     hit = screen_.classify(["a father and his son in the kitchen at night"])
     assert (hit.category if hit else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("hate", "evidence", "expected"),
+    [
+        (0.9, frozenset({"hate"}), "hate"),
+        # Without a group and a word pointing at hate, the probe's hate class says nothing ...
+        (0.9, frozenset(), None),
+        # ... and with them it must clear its own threshold.
+        (0.8, frozenset({"hate"}), None),
+    ],
+)
+def test_a_gated_probe_class_speaks_only_with_evidence(
+    semantic_moderator: Moderator, hate: float, evidence: frozenset[str], expected: str | None
+) -> None:
+    assert semantic_moderator.semantic is not None
+    screen_ = semantic_module.SemanticScreen(
+        semantic_moderator.semantic._encoder,
+        {"violence": ["a knife fight"]},
+        ["a sunny beach"],
+        threshold=1.01,
+        margin=0.0,
+        # Were hate summed with violence, the two together would clear 0.75 every time.
+        probe=_fixed_probe(allow=0.98 - hate, violence=0.02, hate=hate),
+        probe_threshold=0.75,
+        probe_gated={"hate": 0.85},
+    )
+    hit = screen_.classify(["a crowd of people in the town square"], evidence=evidence)
+    assert (hit.category if hit else None) == expected
+
+
+@pytest.mark.parametrize(
+    ("prompt", "evidenced"),
+    [
+        ("muslim men in traditional garb at the market", False),  # a group, nothing against it
+        ("bags of trash in the back of a truck", False),  # a hate word, no group
+        ("muslim men shown as a swarm crossing the border", True),
+    ],
+)
+def test_hate_evidence_needs_a_group_and_a_word_against_it(prompt: str, evidenced: bool) -> None:
+    rules = RuleSet.bundled()
+    found = rules.find(normalise(prompt), PeopleIndex.bundled())
+    assert ("hate" in rules.evidenced(found)) is evidenced
 
 
 def test_a_refusal_tacked_onto_a_scam_does_not_blind_the_semantic_layer(
