@@ -201,6 +201,9 @@ def test_a_gated_probe_class_speaks_only_with_evidence(
         ("muslim men in traditional garb at the market", False),  # a group, nothing against it
         ("bags of trash in the back of a truck", False),  # a hate word, no group
         ("muslim men shown as a swarm crossing the border", True),
+        # Any people named, and how hate is usually asked for without a hateful word.
+        ("ethiopian runners winning the marathon in Berlin", False),
+        ("ethiopians fighting over a sack of rice lol", True),
     ],
 )
 def test_hate_evidence_needs_a_group_and_a_word_against_it(prompt: str, evidenced: bool) -> None:
