@@ -60,7 +60,7 @@ class Probe:
     ``bench/moderation.py --train-probe``. It reaches phrasings that sit near no single
     exemplar. Some of its classes are skipped (``probe_skip`` in exemplars.toml, with why) and
     some gated (``probe_gated``): it learns, for one, that merely naming a group is hate, so
-    its hate class speaks only when the rules found a word that points at hate."""
+    its hate class speaks only when the rules found a group and a word pointing at hate."""
 
     classes: tuple[str, ...]  # "allow" and the categories
     weights: npt.NDArray[np.float32]  # one row per class

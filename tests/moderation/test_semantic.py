@@ -204,6 +204,8 @@ def test_a_gated_probe_class_speaks_only_with_evidence(
         # Any people named, and how hate is usually asked for without a hateful word.
         ("ethiopian runners winning the marathon in Berlin", False),
         ("ethiopians fighting over a sack of rice lol", True),
+        # A movement named is not by itself a word against a group: history stays history.
+        ("video essay on why blackface minstrel shows were racist, with historians", False),
     ],
 )
 def test_hate_evidence_needs_a_group_and_a_word_against_it(prompt: str, evidenced: bool) -> None:
