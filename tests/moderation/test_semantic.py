@@ -119,9 +119,21 @@ def test_probe_lets_their_neighbours_through(semantic_moderator: Moderator, prom
 def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
     semantic_moderator: Moderator,
 ) -> None:
+    assert semantic_moderator.semantic is not None
+    # A probe that reads every prompt as violence, so only "and he is fine" can change it.
+    reads_violence = semantic_module.SemanticScreen(
+        semantic_moderator.semantic._encoder,
+        {"violence": ["a knife fight"]},
+        ["a sunny beach"],
+        threshold=1.01,
+        margin=0.0,
+        probe=_fixed_probe(allow=0.1, violence=0.9),
+        probe_threshold=0.75,
+    )
+    moderator = Moderator(semantic=reads_violence)
     injury = "The soldier has been shot in the shoulder during the ambush"
-    assert semantic_moderator.screen(injury).matched[0].startswith("probe:violence:")
-    assert not semantic_moderator.screen(f"{injury}, and he is fine.").blocked
+    assert moderator.screen(injury).matched[0].startswith("probe:violence:")
+    assert not moderator.screen(f"{injury}, and he is fine.").blocked
     # The rules still read what they name.
     assert semantic_moderator.screen("a man beheaded and he is fine").category == "violence"
 
