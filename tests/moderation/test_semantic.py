@@ -1,5 +1,7 @@
 """The optional semantic layer (loads the offline sentence model once per session)."""
 
+from typing import Any
+
 import pytest
 
 from clipbot.config import Settings
@@ -116,19 +118,34 @@ def test_probe_lets_their_neighbours_through(semantic_moderator: Moderator, prom
     assert semantic_moderator.screen(prompt).action == "allow"
 
 
-def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
-    semantic_moderator: Moderator,
-) -> None:
-    assert semantic_moderator.semantic is not None
-    # A probe that reads every prompt as violence, so only "and he is fine" can change it.
-    reads_violence = semantic_module.SemanticScreen(
-        semantic_moderator.semantic._encoder,
+def _probe_only(
+    moderator: Moderator, probabilities: dict[str, float], **settings: Any
+) -> semantic_module.SemanticScreen:
+    """A semantic layer whose exemplars never clear and whose probe gives every text the same
+    ``probabilities`` (zero weights, log-odds as bias): only the probe's decision rule speaks."""
+    import numpy as np
+
+    assert moderator.semantic is not None
+    classes = tuple(probabilities)
+    bias = np.log(np.array([probabilities[c] for c in classes], dtype=np.float32))
+    probe = semantic_module.Probe(classes, np.zeros((len(classes), 384), np.float32), bias)
+    return semantic_module.SemanticScreen(
+        moderator.semantic._encoder,
         {"violence": ["a knife fight"]},
         ["a sunny beach"],
         threshold=1.01,
         margin=0.0,
-        probe=_fixed_probe(allow=0.1, violence=0.9),
-        probe_threshold=0.75,
+        probe=probe,
+        **settings,
+    )
+
+
+def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
+    semantic_moderator: Moderator,
+) -> None:
+    # A probe that reads every prompt as violence, so only "and he is fine" can change it.
+    reads_violence = _probe_only(
+        semantic_moderator, {"allow": 0.1, "violence": 0.9}, probe_threshold=0.75
     )
     moderator = Moderator(semantic=reads_violence)
     injury = "The soldier has been shot in the shoulder during the ambush"
@@ -136,15 +153,6 @@ def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
     assert not moderator.screen(f"{injury}, and he is fine.").blocked
     # The rules still read what they name.
     assert semantic_moderator.screen("a man beheaded and he is fine").category == "violence"
-
-
-def _fixed_probe(**probabilities: float) -> semantic_module.Probe:
-    """A probe that gives every text the same probabilities (zero weights, log-odds as bias)."""
-    import numpy as np
-
-    classes = tuple(probabilities)
-    bias = np.log(np.array([probabilities[c] for c in classes], dtype=np.float32))
-    return semantic_module.Probe(classes, np.zeros((len(classes), 384), np.float32), bias)
 
 
 @pytest.mark.parametrize(
@@ -163,16 +171,8 @@ def _fixed_probe(**probabilities: float) -> semantic_module.Probe:
 def test_probe_blocks_on_its_harmful_classes_together(
     semantic_moderator: Moderator, probabilities: dict[str, float], expected: str | None
 ) -> None:
-    assert semantic_moderator.semantic is not None
-    screen_ = semantic_module.SemanticScreen(
-        semantic_moderator.semantic._encoder,
-        {"violence": ["a knife fight"]},
-        ["a sunny beach"],
-        threshold=1.01,  # exemplars never clear: only the probe decides
-        margin=0.0,
-        probe=_fixed_probe(**probabilities),
-        probe_threshold=0.8,
-        probe_skip=frozenset({"hate"}),
+    screen_ = _probe_only(
+        semantic_moderator, probabilities, probe_threshold=0.8, probe_skip=frozenset({"hate"})
     )
     hit = screen_.classify(["a father and his son in the kitchen at night"])
     assert (hit.category if hit else None) == expected
@@ -191,15 +191,10 @@ def test_probe_blocks_on_its_harmful_classes_together(
 def test_a_gated_probe_class_speaks_only_with_evidence(
     semantic_moderator: Moderator, hate: float, evidence: frozenset[str], expected: str | None
 ) -> None:
-    assert semantic_moderator.semantic is not None
-    screen_ = semantic_module.SemanticScreen(
-        semantic_moderator.semantic._encoder,
-        {"violence": ["a knife fight"]},
-        ["a sunny beach"],
-        threshold=1.01,
-        margin=0.0,
-        # Were hate summed with violence, the two together would clear 0.75 every time.
-        probe=_fixed_probe(allow=0.98 - hate, violence=0.02, hate=hate),
+    # Were hate summed with violence, the two together would clear 0.75 every time.
+    screen_ = _probe_only(
+        semantic_moderator,
+        {"allow": 0.98 - hate, "violence": 0.02, "hate": hate},
         probe_threshold=0.75,
         probe_gated={"hate": 0.85},
     )
@@ -214,7 +209,7 @@ def test_a_gated_probe_class_speaks_only_with_evidence(
         ("bags of trash in the back of a truck", False),  # a hate word, no group
         ("muslim men shown as a swarm crossing the border", True),
         # Any people named, and how hate is usually asked for without a hateful word.
-        ("ethiopian runners winning the marathon in Berlin", False),
+        ("ethiopians winning the marathon in Berlin", False),
         ("ethiopians fighting over a sack of rice lol", True),
         # A movement named is not by itself a word against a group: history stays history.
         ("video essay on why blackface minstrel shows were racist, with historians", False),
