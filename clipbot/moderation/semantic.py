@@ -102,8 +102,16 @@ class SemanticScreen:
         self.margin = margin
         self._probe = probe
         self._probe_threshold = probe_threshold
-        self._probe_skip = probe_skip
         self._probe_gated = dict(probe_gated or {})
+        # Which probe classes are summed, and where the gated ones sit: fixed with the probe.
+        classes = probe.classes if probe is not None else ()
+        apart = probe_skip | self._probe_gated.keys()
+        self._summed = [i for i, c in enumerate(classes) if c != "allow" and c not in apart]
+        self._gated_at = {
+            c: (classes.index(c), threshold)
+            for c, threshold in self._probe_gated.items()
+            if c in classes
+        }
         self._labels: list[str] = []
         texts: list[str] = []
         for category, examples in exemplars.items():
@@ -159,17 +167,12 @@ class SemanticScreen:
         if self._probe is None:
             return []
         classes = self._probe.classes
-        apart = self._probe_skip | self._probe_gated.keys()
-        kept = [i for i, c in enumerate(classes) if c != "allow" and c not in apart]
-        gated = [
-            (classes.index(c), threshold)
-            for c, threshold in self._probe_gated.items()
-            if c in evidence and c in classes
-        ]
+        summed = self._summed
+        gated = [at for c, at in self._gated_at.items() if c in evidence]
         out = []
         for row in self._probe.probabilities(embeddings):
-            likeliest = max(kept, key=lambda i: row[i])
-            out.append(SemanticHit(classes[likeliest], float(row[kept].sum()), -1.0, "probe"))
+            likeliest = max(summed, key=lambda i: row[i])
+            out.append(SemanticHit(classes[likeliest], float(row[summed].sum()), -1.0, "probe"))
             for i, threshold in gated:
                 if row[i] >= threshold:
                     out.append(SemanticHit(classes[i], float(row[i]), -1.0, "probe"))
