@@ -163,8 +163,11 @@ class RuleSet:
             if label != BENIGN
             for w in words
         )
-        # What defuses a category speaks for the prompt, so a harmless phrase never hides it.
-        self._never_hidden = {g for c in categories for g in c.defused_by}
+        # What defuses a category, or counters one of its groups, speaks for the prompt, so a
+        # harmless phrase never hides it.
+        self._never_hidden = {g for c in categories for g in c.defused_by} | {
+            g for c in categories for u in c.unless for g in u.counters
+        }
         self.speller = Speller(
             self.flagged_words, frozenset(self.lexicon.vocabulary), self.vocabulary
         )
