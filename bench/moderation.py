@@ -117,19 +117,23 @@ def tune(examples: list[Example]) -> dict[str, Any]:
     }
 
 
-# Inverse regularisation of the probe: 1 was too timid to add recall on a blind set, 16 began
-# to block neutral mentions of groups in the public set's hard harmless prompts. With the broad
-# samples of the sixth session, 8 caught 0.894 of a held-out blind set against 0.878 for 4, at
-# the same false blocks there and 3 more (of 2,452) on the public set's harmless prompts.
-PROBE_C = 8.0
+# The probe: one hidden layer of 256 rectified units, L2 penalty 0.01, fixed seed so a refit on
+# the same data gives the same file. Eighth session, trained on the development set and scored
+# (whole screen) on a helper-written set it never saw (300 prompts) and the public set: at
+# probe threshold 0.9 it caught 0.867-0.872 of the unseen set at 2.5% false blocks over three
+# seeds, where the logistic regression (C=8, threshold 0.75) caught 0.861 at 7.5%; public
+# recall 0.674-0.682 against 0.675, false blocks 0.77-0.82% against 0.90%. A penalty of 0.001
+# blocked 2.3% of the public harmless prompts; 0.1 lost recall everywhere.
+PROBE_HIDDEN = 256
+PROBE_ALPHA = 0.01
 
 
 def train_probe(examples: list[Example]) -> dict[str, Any]:
-    """Fit the probe (a logistic regression on the sentence embedding, one class per category
-    and "allow") on the whole development set, each prompt read as the semantic layer reads it,
-    and write it to clipbot/moderation/data/probe.npz."""
+    """Fit the probe (see ``semantic.Probe``; one class per category and "allow") on the whole
+    development set, each prompt read as the semantic layer reads it, and write it to
+    clipbot/moderation/data/probe.npz."""
     import numpy as np
-    from sklearn.linear_model import LogisticRegression
+    from sklearn.neural_network import MLPClassifier
 
     from clipbot.moderation.sentence_model import SentenceEncoder
 
@@ -137,12 +141,18 @@ def train_probe(examples: list[Example]) -> dict[str, Any]:
     texts = [semantic_reading(rules, e.text) for e in examples]
     labels = [e.category if e.label == "block" else "allow" for e in examples]
     embeddings = SentenceEncoder.load(Settings().cache_dir).encode(texts)
-    model = LogisticRegression(C=PROBE_C, max_iter=3000).fit(embeddings, labels)
+    model = MLPClassifier(
+        hidden_layer_sizes=(PROBE_HIDDEN,), alpha=PROBE_ALPHA, max_iter=300, random_state=0
+    ).fit(embeddings, labels)
+    hidden, output = model.coefs_
+    hidden_bias, bias = model.intercepts_
     np.savez(
         PROBE_FILE,
         classes=np.array(model.classes_, dtype=str),
-        weights=model.coef_.astype(np.float32),
-        bias=model.intercept_.astype(np.float32),
+        hidden_weights=hidden.T.astype(np.float32),
+        hidden_bias=hidden_bias.astype(np.float32),
+        weights=output.T.astype(np.float32),
+        bias=bias.astype(np.float32),
     )
     return {"file": str(PROBE_FILE), "classes": list(model.classes_), "n": len(examples)}
 

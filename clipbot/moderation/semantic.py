@@ -56,13 +56,16 @@ class SemanticHit:
 
 @dataclass(frozen=True)
 class Probe:
-    """A logistic regression on the sentence embedding, trained on the development set by
-    ``bench/moderation.py --train-probe``. It reaches phrasings that sit near no single
-    exemplar. Some of its classes are skipped (``probe_skip`` in exemplars.toml, with why) and
-    some gated (``probe_gated``): it learns, for one, that merely naming a group is hate, so
-    its hate class speaks only when the rules found a group and a word pointing at hate."""
+    """A small neural network on the sentence embedding (one hidden layer of rectified units,
+    then a softmax), trained on the development set by ``bench/moderation.py --train-probe``.
+    It reaches phrasings that sit near no single exemplar. Some of its classes are skipped
+    (``probe_skip`` in exemplars.toml, with why) and some gated (``probe_gated``): it learns,
+    for one, that merely naming a group is hate, so its hate class speaks only when the rules
+    found a group and a word pointing at hate."""
 
     classes: tuple[str, ...]  # "allow" and the categories
+    hidden_weights: npt.NDArray[np.float32]  # one row per hidden unit
+    hidden_bias: npt.NDArray[np.float32]
     weights: npt.NDArray[np.float32]  # one row per class
     bias: npt.NDArray[np.float32]
 
@@ -72,12 +75,19 @@ class Probe:
 
         with (resources.files("clipbot.moderation") / "data" / "probe.npz").open("rb") as file:
             data = np.load(file)
-            return cls(tuple(str(c) for c in data["classes"]), data["weights"], data["bias"])
+            return cls(
+                tuple(str(c) for c in data["classes"]),
+                data["hidden_weights"],
+                data["hidden_bias"],
+                data["weights"],
+                data["bias"],
+            )
 
     def probabilities(self, embeddings: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
         import numpy as np
 
-        logits = embeddings @ self.weights.T + self.bias
+        hidden = np.maximum(embeddings @ self.hidden_weights.T + self.hidden_bias, 0)
+        logits = hidden @ self.weights.T + self.bias
         logits -= logits.max(axis=1, keepdims=True)
         odds = np.exp(logits)
         result: npt.NDArray[np.float32] = odds / odds.sum(axis=1, keepdims=True)

@@ -128,7 +128,10 @@ def _probe_only(
     assert moderator.semantic is not None
     classes = tuple(probabilities)
     bias = np.log(np.array([probabilities[c] for c in classes], dtype=np.float32))
-    probe = semantic_module.Probe(classes, np.zeros((len(classes), 384), np.float32), bias)
+    nothing = np.zeros((1, 384), np.float32)  # one hidden unit that is always 0
+    probe = semantic_module.Probe(
+        classes, nothing, np.zeros(1, np.float32), np.zeros((len(classes), 1), np.float32), bias
+    )
     return semantic_module.SemanticScreen(
         moderator.semantic._encoder,
         {"violence": ["a knife fight"]},
