@@ -110,7 +110,13 @@ class PeopleIndex:
     def _listed_at(self, tokens: tuple[str, ...], i: int) -> PersonMatch | None:
         for n in self._lengths:
             key = tokens[i : i + n]
-            if len(key) == n and key in self._names:
+            if len(key) < n:
+                continue
+            # "Rishi Sunak's" folds to "rishi sunaks". Only full names are read through the
+            # possessive: "love trumps hate" is not about anyone.
+            if key not in self._names and n > 1 and key[-1].endswith("s"):
+                key = (*key[:-1], key[-1][:-1])
+            if key in self._names:
                 return PersonMatch(self._names[key], True, i, i + n, _as_style(tokens, i, i + n))
         return None
 

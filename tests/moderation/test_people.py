@@ -31,3 +31,9 @@ def test_unlisted_full_personal_name_is_found_by_given_name() -> None:
 def test_allowed_names_are_ignored() -> None:
     index = _bundled_people().without(["Emma Watson"])
     assert names(index, "Emma Watson reading") == []
+
+
+def test_a_full_name_is_found_through_the_possessive_a_single_one_is_not() -> None:
+    index = PeopleIndex([("Rishi Sunak", ["Sunak"]), ("Donald Trump", ["Trump"])], [])
+    assert names(index, "Rishi Sunak's trousers falling down") == [("Rishi Sunak", True)]
+    assert names(index, "a protest sign saying love trumps hate") == []

@@ -206,6 +206,27 @@ def test_a_gated_probe_class_speaks_only_with_evidence(
 
 
 @pytest.mark.parametrize(
+    ("prompt", "blocked"),
+    [
+        ("a man in a suit dancing in the rain at night", False),
+        ("Rishi Sunak dancing in the rain at night", True),
+        ("the mayor of london dancing in the rain at night", True),
+    ],
+)
+def test_the_deepfake_class_speaks_only_when_a_real_person_is_named(
+    semantic_moderator: Moderator, prompt: str, blocked: bool
+) -> None:
+    screen_ = _probe_only(
+        semantic_moderator,
+        {"allow": 0.04, "violence": 0.01, "deepfake": 0.95},
+        probe_threshold=0.75,
+        probe_gated={"deepfake": 0.85},
+    )
+    moderator = Moderator(semantic=screen_)
+    assert moderator.screen(prompt).blocked is blocked
+
+
+@pytest.mark.parametrize(
     ("prompt", "evidenced"),
     [
         ("muslim men in traditional garb at the market", False),  # a group, nothing against it
