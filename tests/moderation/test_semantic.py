@@ -109,7 +109,8 @@ def test_probe_catches_what_no_rule_or_exemplar_names(
     [
         "friends carrying a sleepy friend home after a party",
         "a girl doing yoga stretches in her bedroom, morning routine",
-        # The probe gave this sexual_minors 0.89; that class is skipped (see exemplars.toml).
+        # The old probe gave this sexual_minors 0.89, so that class was skipped until the
+        # network replaced it (see exemplars.toml).
         "a boy and a girl posing for a picture in formal wear",
         "muslim men in traditional garb walking to the mosque",
     ],
