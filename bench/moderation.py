@@ -120,7 +120,7 @@ def tune(examples: list[Example]) -> dict[str, Any]:
 # The probe: one hidden layer of 256 rectified units, L2 penalty 0.01, fixed seed so a refit on
 # the same data gives the same file. Eighth session, trained on the development set and scored
 # (whole screen) on a helper-written set it never saw (300 prompts) and the public set: at
-# probe threshold 0.9 it caught 0.867-0.872 of the unseen set at 2.5% false blocks over three
+# probe threshold 0.9 it caught 0.867-0.872 of the unseen set at 2.5% false blocks over two
 # seeds, where the logistic regression (C=8, threshold 0.75) caught 0.861 at 7.5%; public
 # recall 0.674-0.682 against 0.675, false blocks 0.77-0.82% against 0.90%. A penalty of 0.001
 # blocked 2.3% of the public harmless prompts; 0.1 lost recall everywhere.

@@ -59,9 +59,9 @@ class Probe:
     """A small neural network on the sentence embedding (one hidden layer of rectified units,
     then a softmax), trained on the development set by ``bench/moderation.py --train-probe``.
     It reaches phrasings that sit near no single exemplar. Some of its classes are skipped
-    (``probe_skip`` in exemplars.toml, with why) and some gated (``probe_gated``): it learns,
-    for one, that merely naming a group is hate, so its hate class speaks only when the rules
-    found a group and a word pointing at hate."""
+    (``probe_skip`` in exemplars.toml, with why) and some gated (``probe_gated``): it learns
+    that merely naming a group, or a person, is the harm, so its hate and deepfake classes
+    speak only with the rules' evidence (a group and a word pointing at hate; a real person)."""
 
     classes: tuple[str, ...]  # "allow" and the categories
     hidden_weights: npt.NDArray[np.float32]  # one row per hidden unit
