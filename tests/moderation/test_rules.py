@@ -220,6 +220,8 @@ def test_unless_group_fires_only_without_its_counters(prompt: str, fires: bool) 
         ("textbook animation of the heart pumping blood through arteries", "allow"),
         ("blood sweat and tears montage of a rookie boxer", "allow"),
         ("an intense HIIT class, everyone exhausted", "allow"),
+        ("weightlifting competition, the lifter hits a personal record, crowd goes wild", "allow"),
+        ("PSA animation: never leave kids or pets in a hot car, thermometer rising", "allow"),
         ("my cat dramatically dying on the couch, oscar worthy performance", "allow"),
     ],
 )
