@@ -22,12 +22,12 @@ def test_dev_set_meets_recall_false_block_and_evasion_targets(
 
 
 def test_broad_samples_stay_above_their_floor(semantic_moderator: Moderator) -> None:
-    # 0.893 when the floor was set (eighth session, 8,230 rows); a change that loses more than
+    # 0.883 when the floor was set (eighth session, 9,683 rows); a change that loses more than
     # a point and a half of it is a regression, whatever it wins elsewhere. Samples added later
     # move the figure: set the floor again then, from the new figure, in the same commit.
     examples = [e for e in read_labelled(DEV_SET) if e.kind == "broad"]
     report = summarise((e, semantic_moderator.screen(e.text)) for e in examples)
-    assert report["recall"] >= 0.875
+    assert report["recall"] >= 0.865
 
 
 def test_rules_alone_meet_the_targets_on_the_prompts_written_for_them() -> None:
