@@ -82,8 +82,8 @@ class Category:
     defused_by: tuple[str, ...] = ()
     # Sets of groups that, each with one group found anywhere in the prompt, let the semantic
     # layer's gated probe class for this category speak (``probe_gated`` in exemplars.toml):
-    # the probe's hate class reads any mention of a group as hate, so it needs a group named
-    # and a word that points at hate.
+    # the probe reads any mention of a group as hate and of a person as a deepfake, so hate
+    # needs a group named and a word that points at hate, deepfake a real person.
     evidence: tuple[tuple[str, ...], ...] = ()
     hard: bool = False  # no policy can lift it
     liftable: bool = False  # a server policy may allow it in age-restricted channels

@@ -58,10 +58,10 @@ class SemanticHit:
 class Probe:
     """A small neural network on the sentence embedding (one hidden layer of rectified units,
     then a softmax), trained on the development set by ``bench/moderation.py --train-probe``.
-    It reaches phrasings that sit near no single exemplar. Some of its classes are skipped
-    (``probe_skip`` in exemplars.toml, with why) and some gated (``probe_gated``): it learns
-    that merely naming a group, or a person, is the harm, so its hate and deepfake classes
-    speak only with the rules' evidence (a group and a word pointing at hate; a real person)."""
+    It reaches phrasings that sit near no single exemplar. Some of its classes are gated
+    (``probe_gated`` in exemplars.toml, with why): it learns that merely naming a group, or a
+    person, is the harm, so its hate and deepfake classes speak only with the rules' evidence
+    (a group and a word pointing at hate; a real person)."""
 
     classes: tuple[str, ...]  # "allow" and the categories
     hidden_weights: npt.NDArray[np.float32]  # one row per hidden unit
@@ -104,7 +104,6 @@ class SemanticScreen:
         margin: float,
         probe: Probe | None = None,
         probe_threshold: float = 1.0,
-        probe_skip: frozenset[str] = frozenset(),
         probe_gated: Mapping[str, float] | None = None,
     ) -> None:
         self._encoder = encoder
@@ -115,8 +114,9 @@ class SemanticScreen:
         self._probe_gated = dict(probe_gated or {})
         # Which probe classes are summed, and where the gated ones sit: fixed with the probe.
         classes = probe.classes if probe is not None else ()
-        apart = probe_skip | self._probe_gated.keys()
-        self._summed = [i for i, c in enumerate(classes) if c != "allow" and c not in apart]
+        self._summed = [
+            i for i, c in enumerate(classes) if c != "allow" and c not in self._probe_gated
+        ]
         self._gated_at = {
             c: (classes.index(c), threshold)
             for c, threshold in self._probe_gated.items()
@@ -148,7 +148,6 @@ class SemanticScreen:
             data["margin"],
             Probe.load(),
             data["probe_threshold"],
-            frozenset(data["probe_skip"]),
             data["probe_gated"],
         )
 
@@ -168,10 +167,10 @@ class SemanticScreen:
     def _probe_hits(
         self, embeddings: npt.NDArray[np.float32], evidence: frozenset[str]
     ) -> list[SemanticHit]:
-        """Per text, the probe's likeliest category that is neither skipped nor gated, scored
-        by the probability of all such categories together: a prompt the probe spreads between
-        two harms (violence and self_harm, say) is still unlikely to be harmless. What it gives
-        to "allow", skipped and gated categories does not count there. A gated category is a
+        """Per text, the probe's likeliest category that is not gated, scored by the
+        probability of all such categories together: a prompt the probe spreads between two
+        harms (violence and self_harm, say) is still unlikely to be harmless. What it gives to
+        "allow" and to gated categories does not count there. A gated category is a
         hit of its own, by its own probability, only with ``evidence`` and only when that
         clears its own threshold."""
         if self._probe is None:

@@ -167,7 +167,7 @@ def test_a_prompt_that_says_no_one_was_hurt_is_not_read_as_violence(
             {"allow": 0.1, "minors_endangered": 0.5, "violence": 0.35, "hate": 0.05},
             "minors_endangered",
         ),
-        # What goes to a skipped class (hate) counts for nothing.
+        # What goes to a gated class (hate, here without evidence) counts for nothing.
         ({"allow": 0.1, "minors_endangered": 0.3, "violence": 0.1, "hate": 0.5}, None),
         ({"allow": 0.25, "minors_endangered": 0.4, "violence": 0.34, "hate": 0.01}, None),
     ],
@@ -176,7 +176,7 @@ def test_probe_blocks_on_its_harmful_classes_together(
     semantic_moderator: Moderator, probabilities: dict[str, float], expected: str | None
 ) -> None:
     screen_ = _probe_only(
-        semantic_moderator, probabilities, probe_threshold=0.8, probe_skip=frozenset({"hate"})
+        semantic_moderator, probabilities, probe_threshold=0.8, probe_gated={"hate": 0.85}
     )
     hit = screen_.classify(["a father and his son in the kitchen at night"])
     assert (hit.category if hit else None) == expected
